@@ -1,0 +1,156 @@
+"""Citation checking: every `[n]` in an answer must point at a passage that was retrieved.
+
+`[n]` means the n-th passage (1-based) of the list the answerer was given. Markers outside that
+range are removed, both from the finished text and on the fly from a token stream
+(`CitationFilter`). A non-refusal answer with no valid marker gets markers added by sentence
+similarity. `build_citations` turns the surviving markers into `Citation`s, each with the
+supporting sentence and its span in the passage.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.text import content_terms, sentence_spans
+from bot.types import Citation, Hit
+
+MARKER = re.compile(r"\s?\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+MIN_SUPPORT = 0.34  # share of an answer sentence's content terms a passage sentence must hold
+
+
+def cited_numbers(text: str) -> list[int]:
+    """The passage numbers cited in `text`, in order of first appearance."""
+    seen: list[int] = []
+    for match in MARKER.finditer(text):
+        for part in match.group(1).split(","):
+            n = int(part)
+            if n not in seen:
+                seen.append(n)
+    return seen
+
+
+def strip_invalid(text: str, valid: range) -> str:
+    """Remove markers whose numbers are not in `valid`; keep the valid ones of a group."""
+
+    def fix(match: re.Match[str]) -> str:
+        numbers = [int(p) for p in match.group(1).split(",") if int(p) in valid]
+        if not numbers:
+            return ""
+        lead = match.group(0)[: len(match.group(0)) - len(match.group(0).lstrip())]
+        return lead + "".join(f"[{n}]" for n in numbers)
+
+    return MARKER.sub(fix, text)
+
+
+class CitationFilter:
+    """Drops invalid `[n]` markers from a stream of text deltas as they pass."""
+
+    def __init__(self, valid: range) -> None:
+        self.valid = valid
+        self.buffer = ""
+
+    def feed(self, delta: str) -> str:
+        self.buffer += delta
+        # Hold back a possible marker that is not closed yet.
+        cut = self.buffer.rfind("[")
+        if (
+            cut != -1
+            and "]" not in self.buffer[cut:]
+            and re.fullmatch(r"\[[\d,\s]*", self.buffer[cut:])
+        ):
+            ready, self.buffer = self.buffer[:cut], self.buffer[cut:]
+        else:
+            ready, self.buffer = self.buffer, ""
+        return strip_invalid(ready, self.valid)
+
+    def flush(self) -> str:
+        ready, self.buffer = self.buffer, ""
+        return strip_invalid(ready, self.valid)
+
+
+def best_sentence(passage_text: str, claim: str) -> tuple[int, int, float]:
+    """The span of the passage sentence that best supports `claim`, and its support score."""
+    claim_terms = set(content_terms(claim))
+    best = (0, len(passage_text), 0.0)
+    for start, end in sentence_spans(passage_text):
+        terms = set(content_terms(passage_text[start:end]))
+        score = len(claim_terms & terms) / (len(claim_terms) or 1)
+        if score > best[2]:
+            best = (start, end, score)
+    return best
+
+
+def claim_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of an answer, with markers written after a full stop kept with it."""
+    spans: list[tuple[int, int]] = []
+    for start, end in sentence_spans(text):
+        lead = re.match(r"(?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+", text[start:end])
+        if lead and spans:
+            spans[-1] = (spans[-1][0], start + lead.end())
+            start += lead.end()
+            start += len(text[start:end]) - len(text[start:end].lstrip())
+        if start < end:
+            spans.append((start, end))
+    return spans
+
+
+def add_missing(text: str, hits: list[Hit]) -> str:
+    """Cite each uncited sentence of `text` with the passage that supports it best, if any does."""
+    spans = claim_spans(text)
+    out, last = [], 0
+    for start, end in spans:
+        sentence = text[start:end]
+        out.append(text[last:start])
+        if not MARKER.search(sentence):
+            scores = [
+                (best_sentence(h.passage.text, sentence)[2], n) for n, h in enumerate(hits, 1)
+            ]
+            score, n = max(scores, default=(0.0, 0))
+            if score >= MIN_SUPPORT:
+                sentence = f"{sentence} [{n}]"
+        out.append(sentence)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def build_citations(
+    text: str, hits: list[Hit], quotes: dict[int, tuple[int, int]] | None = None
+) -> list[Citation]:
+    """One `Citation` per distinct valid marker in `text`; raises if a marker is invalid."""
+    quotes = quotes or {}
+    citations = []
+    for n in cited_numbers(text):
+        if not 1 <= n <= len(hits):
+            raise ValueError(f"citation [{n}] does not point at one of {len(hits)} passages")
+        passage = hits[n - 1].passage
+        if n in quotes:
+            start, end = quotes[n]
+        else:
+            claim = " ".join(_sentences_citing(text, n))
+            start, end, _ = best_sentence(passage.text, claim)
+        citations.append(
+            Citation(
+                n=n,
+                passage_id=passage.passage_id,
+                doc_id=passage.doc_id,
+                title=passage.title,
+                source=passage.source,
+                date=passage.date,
+                url=passage.url,
+                text=passage.text,
+                quote=passage.text[start:end],
+                quote_start=start,
+                quote_end=end,
+            )
+        )
+    return citations
+
+
+def _sentences_citing(text: str, n: int) -> list[str]:
+    found = []
+    for start, end in claim_spans(text):
+        sentence = text[start:end]
+        if n in cited_numbers(sentence):
+            found.append(MARKER.sub("", sentence))
+    return found or [MARKER.sub("", text)]

@@ -1,0 +1,214 @@
+"""The `bot` command: ingest | remove | docs | ask | chat | config | eval | serve | bench.
+
+Each command parses its arguments and calls one typed function; the functions are what the
+tests call. A `BotError` is printed as `error: ...` (what happened, what to do) with exit
+status 2; nothing prints a stack trace for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+from bot.errors import BotError
+from bot.types import Answer, Turn
+
+EXIT_USER_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bot", description="Chat with a collection of news articles, with cited answers."
+    )
+    parser.add_argument("--data-dir", type=Path, help="Folder for the store (BOT_DATA_DIR).")
+    parser.add_argument("--collection", help="Collection name (BOT_COLLECTION).")
+    parser.add_argument("--chroma-host", help="Chroma server host (BOT_CHROMA_HOST).")
+    parser.add_argument("--chroma-port", type=int, help="Chroma server port (BOT_CHROMA_PORT).")
+    parser.add_argument("--embedding-model", help="Embedding model (BOT_EMBEDDING_MODEL).")
+    parser.add_argument("--llm-base-url", help="OpenAI-compatible LLM endpoint (BOT_LLM_BASE_URL).")
+    parser.add_argument("--llm-model", help="LLM model name (BOT_LLM_MODEL).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="Add or update articles from files and folders.")
+    p.add_argument(
+        "paths", nargs="+", type=Path, help=".txt .md .html .pdf .jsonl files or folders"
+    )
+    p.add_argument(
+        "--reindex", action="store_true", help="Drop the index first (e.g. after changing model)."
+    )
+    p.add_argument("--quiet", action="store_true", help="No progress bar.")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("remove", help="Delete one document from the index.")
+    p.add_argument("doc_id", help="Document id, as listed by `bot docs`.")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("docs", help="List the indexed documents.")
+    p.add_argument("--json", action="store_true", help="Print JSON lines.")
+    p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("ask", help="Answer one question.")
+    p.add_argument("question", help="The question, in quotes.")
+    p.add_argument("--json", action="store_true", help="Print the whole Answer as JSON.")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="A conversation in the terminal (empty line or Ctrl-D ends).")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("config", help="Print the effective settings (secrets masked).")
+    p.set_defaults(func=cmd_config)
+
+    for register in _extra_commands():
+        register(sub)
+    return parser
+
+
+def _extra_commands() -> list[Callable[[Any], None]]:
+    """Commands that live beside their feature: eval, serve, bench."""
+    return []
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        data_dir=args.data_dir,
+        collection=args.collection,
+        chroma_host=args.chroma_host,
+        chroma_port=args.chroma_port,
+        embedding_model=args.embedding_model,
+        llm_base_url=args.llm_base_url,
+        llm_model=args.llm_model,
+    )
+
+
+# --- commands --------------------------------------------------------------------------------
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.index import Index, reset_index
+    from bot.ingest import ingest_paths
+
+    if args.reindex:
+        reset_index(settings)
+    index = Index(settings)
+    report = ingest_paths(index, args.paths, progress=not args.quiet)
+    print(report.summary())
+    print(
+        f"The index now holds {len(index.documents())} documents, {index.count_passages()} passages."
+    )
+    return 1 if report.errors else 0
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.index import Index
+
+    info = Index(settings).remove(args.doc_id)
+    print(f"Removed {info.doc_id} ({info.title}, {info.passages} passages).")
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import asdict
+
+    from bot.index import Index
+
+    docs = Index(settings).documents()
+    if args.json:
+        for doc in docs:
+            print(json.dumps(asdict(doc), ensure_ascii=False))
+        return 0
+    if not docs:
+        print("No documents yet. Add some with `bot ingest PATH...`.")
+    for doc in docs:
+        date = f" {doc.date}" if doc.date else ""
+        print(f"{doc.doc_id}\t{doc.passages} passages\t{doc.title}{date}\t({doc.source})")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.chain import ChatBot, validate_question
+
+    validate_question(args.question, settings.max_question_chars)  # before loading models
+    answer = ChatBot(settings).answer(args.question, [])
+    print(
+        json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) if args.json else render(answer)
+    )
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.chain import ChatBot, Delta
+
+    bot = ChatBot(settings)
+    history: list[Turn] = []
+    print("Ask about the articles. An empty line ends the conversation.")
+    while True:
+        try:
+            question = input("\nyou> ").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        try:
+            answer = None
+            print("bot> ", end="", flush=True)
+            for event in bot.stream(question, history):
+                if isinstance(event, Delta):
+                    print(event.text, end="", flush=True)
+                else:
+                    answer = event
+        except BotError as exc:
+            print(f"\nerror: {exc}")
+            continue
+        assert answer is not None
+        print("\n" + render_sources(answer))
+        history += [Turn("user", question), Turn("assistant", answer.text)]
+    return 0
+
+
+def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
+    for name, value in settings.describe().items():
+        print(f"BOT_{name.upper()}={value}")
+    return 0
+
+
+# --- output -----------------------------------------------------------------------------------
+def render(answer: Answer) -> str:
+    """An answer and its sources as plain text."""
+    lines = [answer.text]
+    if answer.standalone_question != answer.question:
+        lines.append(f"(searched for: {answer.standalone_question})")
+    sources = render_sources(answer)
+    return "\n".join(lines + ([sources] if sources else []))
+
+
+def render_sources(answer: Answer) -> str:
+    return "\n".join(
+        f"[{c.n}] {c.title}{', ' + c.date if c.date else ''} ({c.source}, {c.passage_id}): {c.quote}"
+        for c in answer.citations
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bot.embeddings import quiet_libraries
+
+    quiet_libraries()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+        return int(args.func(args, settings) or 0)
+    except BotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except BrokenPipeError:  # output piped into `head` and the like
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

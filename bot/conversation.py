@@ -1,0 +1,99 @@
+"""Follow-up questions made standalone, without an LLM.
+
+"How many peacekeepers did his country send?" after "Who brokered the 2020 ceasefire?" (answer:
+Vladimir Putin) becomes "How many peacekeepers did Vladimir Putin's country send?". Pronouns
+are replaced by the most recent fitting entity from the conversation (people for he/his/she/her,
+places for there, and so on) and an elliptical question ("And in 2009?") borrows the content
+words of the previous question. The LLM mode rewrites with the model instead (`bot.answer`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.extract import entities
+from bot.text import content_terms, words
+from bot.types import Turn
+
+_PRONOUN_KINDS = {
+    "he": "person",
+    "him": "person",
+    "his": "person_pos",
+    "she": "person",
+    "her": "person_pos",
+    "hers": "person_pos",
+    "himself": "person",
+    "herself": "person",
+    "it": "thing",
+    "its": "thing_pos",
+    "they": "group",
+    "them": "group",
+    "their": "group_pos",
+}
+# Words that mark a follow-up but are too ambiguous to resolve to one entity.
+_DEICTIC = {"there", "that", "this", "these", "those", "then"}
+_LABELS = {
+    "person": ["PERSON"],
+    "thing": ["ORG", "GPE", "EVENT", "LAW", "PRODUCT", "WORK_OF_ART", "NORP"],
+    "group": ["NORP", "ORG", "GPE", "PERSON"],
+}
+_FOLLOW_UP_START = re.compile(r"^\s*(and|what about|how about|also|but|so|then)\b", re.I)
+MIN_CONTENT_TERMS = 2
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether the question leans on the conversation (pronouns, ellipsis)."""
+    tokens = words(question)
+    if any(t in _PRONOUN_KINDS or t in _DEICTIC for t in tokens):
+        return True
+    return (
+        bool(_FOLLOW_UP_START.match(question)) or len(content_terms(question)) < MIN_CONTENT_TERMS
+    )
+
+
+def condense(question: str, history: list[Turn]) -> str:
+    """A standalone version of `question` given the earlier turns (unchanged if not needed)."""
+    question = question.strip()
+    previous = [turn for turn in history if turn.content.strip()]
+    if not previous or not is_follow_up(question):
+        return question
+    recent = list(reversed(previous[-6:]))  # newest first
+    candidates = [(turn, entities(turn.content)) for turn in recent]
+
+    def antecedent(kind: str) -> str | None:
+        for label in _LABELS[kind]:
+            for _turn, ents in candidates:
+                for text, ent_label in ents:
+                    if ent_label == label and text.lower() not in question.lower():
+                        return text
+        return None
+
+    resolved = question
+    replaced = False
+    for pronoun, kind in _PRONOUN_KINDS.items():
+        pattern = re.compile(rf"\b{pronoun}\b", re.I)
+        if not pattern.search(resolved):
+            continue
+        base = kind.removesuffix("_pos")
+        name = antecedent(base)
+        if name is None:
+            continue
+        replacement = f"{name}'s" if kind.endswith("_pos") else name
+        resolved = pattern.sub(replacement, resolved)
+        replaced = True
+    if not replaced or len(content_terms(resolved)) < MIN_CONTENT_TERMS + 1:
+        last_question = next((t.content for t in recent if t.role == "user"), "")
+        borrowed = [w for w in _content_words(last_question) if w.lower() not in resolved.lower()]
+        if borrowed:
+            resolved = f"{resolved.rstrip('?').rstrip()} ({' '.join(borrowed)})?"
+    return resolved
+
+
+def _content_words(text: str) -> list[str]:
+    """The words of `text` that carry content, in order, as written."""
+    kept = []
+    for match in re.finditer(r"[\w'’-]+", text):
+        word = match.group()
+        if content_terms(word):
+            kept.append(word)
+    return list(dict.fromkeys(kept))

