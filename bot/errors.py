@@ -57,3 +57,9 @@ class LLMError(BotError):
     """The configured LLM server failed or could not be reached."""
 
     status_code = 502
+
+
+class BusyError(BotError):
+    """Too many requests are already waiting for an answer."""
+
+    status_code = 503

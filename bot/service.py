@@ -1,0 +1,184 @@
+"""The application service shared by the HTTP API and the web UI.
+
+One `Service` per server process owns the `ChatBot` (and so the index and models, loaded
+once) and adds what a multi-user server needs: a bounded number of answers computed at once
+with a bounded wait queue (`BusyError` beyond it), document upload and removal, and the
+feedback log. Conversations are not stored here: each request carries its own history, so
+users never share state. API routes and UI callbacks are thin wrappers over these methods.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bot.catalog import DocumentInfo
+from bot.chain import ChatBot, Delta
+from bot.config import Settings
+from bot.errors import BusyError, InvalidQuestionError, UnsupportedFileError
+from bot.ingest import IngestReport, ingest_documents
+from bot.loaders import SUPPORTED_HINT, SUPPORTED_SUFFIXES, load_file
+from bot.types import Answer, Turn
+
+History = list[Turn | Mapping[str, Any]] | None
+
+
+class Service:
+    """Answers, documents and feedback for one server process."""
+
+    def __init__(self, settings: Settings, bot: ChatBot | None = None) -> None:
+        self.settings = settings
+        self.bot = bot or ChatBot(settings)
+        self.index = self.bot.index
+        self._slots = threading.BoundedSemaphore(settings.max_concurrency)
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # one ingest or removal at a time
+        self._feedback_lock = threading.Lock()
+        self.feedback_path = settings.data_dir / "feedback.jsonl"
+
+    # --- answering --------------------------------------------------------------------------
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Wait for one of `max_concurrency` slots; refuse when `max_queue` already wait."""
+        with self._waiting_lock:
+            if self._waiting >= self.settings.max_queue:
+                raise BusyError(
+                    "The server is busy answering other questions. Try again in a few seconds."
+                )
+            self._waiting += 1
+        try:
+            self._slots.acquire()
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def ask(self, question: str, history: History = None) -> Answer:
+        """The checked answer to `question` (the one entry point, with queueing)."""
+        self.bot.validate_question(question)
+        with self.slot():
+            return self.bot.answer(question, history)
+
+    def stream(self, question: str, history: History = None) -> Iterator[Delta | Answer]:
+        """Deltas then the Answer; validation errors raise before the first event."""
+        self.bot.validate_question(question)
+        with self.slot():
+            yield from self.bot.stream(question, history)
+
+    # --- documents --------------------------------------------------------------------------
+    def documents(self) -> list[DocumentInfo]:
+        return self.index.documents()
+
+    def upload(self, filename: str, data: bytes) -> IngestReport:
+        """Ingest one uploaded file; raises UnsupportedFileError with what to do."""
+        name = Path(filename or "").name
+        suffix = Path(name).suffix.lower()
+        if suffix not in SUPPORTED_SUFFIXES:
+            raise UnsupportedFileError(
+                f"{name or 'The file'}: cannot ingest this type. {SUPPORTED_HINT}"
+            )
+        limit = self.settings.max_upload_mb * 1024 * 1024
+        if len(data) > limit:
+            raise UnsupportedFileError(
+                f"{name}: {len(data) / 1e6:.1f} MB is over the {self.settings.max_upload_mb} MB "
+                "upload limit. Split it, or ingest it with `bot ingest`."
+            )
+        if not data.strip():
+            raise UnsupportedFileError(f"{name}: the file is empty.")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"upload{suffix}"
+            path.write_bytes(data)
+            # Load everything first, so a bad line in a feed stores nothing of that feed.
+            documents = list(load_file(path, source=name))
+            with self._write_lock:
+                return ingest_documents(self.index, documents)
+
+    def remove(self, doc_id: str) -> DocumentInfo:
+        with self._write_lock:
+            return self.index.remove(doc_id)
+
+    # --- feedback ---------------------------------------------------------------------------
+    def record_feedback(
+        self,
+        question: str,
+        answer: Mapping[str, Any],
+        rating: int,
+        history: History = None,
+        comment: str = "",
+    ) -> dict[str, Any]:
+        """Append a thumbs up (1) or down (-1) with the question, answer and citations."""
+        if rating not in (1, -1):
+            raise InvalidQuestionError("Feedback rating must be 1 (thumbs up) or -1 (thumbs down).")
+        record = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "rating": rating,
+            "question": question,
+            "history": [asdict(t) if isinstance(t, Turn) else dict(t) for t in history or []],
+            "answer": answer.get("text", ""),
+            "refused": bool(answer.get("refused", False)),
+            "standalone_question": answer.get("standalone_question", question),
+            "citations": [
+                {k: c.get(k) for k in ("n", "passage_id", "doc_id", "title", "quote")}
+                for c in answer.get("citations", [])
+            ],
+            "comment": comment,
+        }
+        with self._feedback_lock:
+            self.feedback_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.feedback_path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return record
+
+    def feedback(self) -> list[dict[str, Any]]:
+        if not self.feedback_path.exists():
+            return []
+        with self._feedback_lock:
+            lines = self.feedback_path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def feedback_as_cases(self) -> list[dict[str, Any]]:
+        """Feedback turned into evaluation cases (the `bot eval` question-set format).
+
+        A thumbs-up answer becomes the expected answer with its cited passages as gold; a
+        thumbs-down keeps the question for a person to fill in the right answer.
+        """
+        cases = []
+        for i, record in enumerate(self.feedback(), start=1):
+            good = record["rating"] > 0
+            cases.append(
+                {
+                    "id": f"feedback-{i}",
+                    "question": record["question"],
+                    "history": record.get("history", []),
+                    "answers": [record["answer"]] if good and not record["refused"] else [],
+                    "unanswerable": good and record["refused"],
+                    "gold_passage_ids": [c["passage_id"] for c in record["citations"]]
+                    if good
+                    else [],
+                    "needs_review": not good,
+                }
+            )
+        return cases
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "documents": len(self.index.documents()),
+            "passages": self.index.count_passages(),
+            "mode": self.bot.answerer.mode,
+            "embedding_model": self.index.embedder.name,
+            "store": f"chroma server {self.settings.chroma_host}:{self.settings.chroma_port}"
+            if self.settings.chroma_host
+            else "embedded chroma",
+        }

@@ -1,0 +1,63 @@
+"""Shared fixtures: every test gets its own temporary store; models load once per session.
+
+Tests never touch the project's `data/` folder or the network. The embedding model is the real
+packaged one (small and offline); LLMs are hand-written fakes of our own `Answerer` interface
+or of LangChain's chat-model interface.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.chain import ChatBot
+from bot.config import Settings
+from bot.embeddings import Embedder, load_embedder, quiet_libraries
+from bot.index import Index
+from bot.ingest import ingest_paths
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+ARTICLE = CORPUS / "caucasus-peace-talks.txt"
+SHARED = ROOT.parent / "shared"
+SQUAD = SHARED / "data" / "squad2-dev-sample"
+
+quiet_libraries()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No BOT_* variable from the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("BOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("BOT_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return load_embedder("all-MiniLM-L6-v2", 1)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.from_env({}, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def index(settings: Settings, embedder: Embedder) -> Iterator[Index]:
+    idx = Index(settings, embedder)
+    yield idx
+    idx.close()
+
+
+@pytest.fixture(scope="session")
+def article_bot(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> ChatBot:
+    """A bot over the project's article, built once for the read-only tests."""
+    settings = Settings.from_env({}, data_dir=tmp_path_factory.mktemp("article") / "data")
+    idx = Index(settings, embedder)
+    ingest_paths(idx, [ARTICLE])
+    return ChatBot(settings, idx)
