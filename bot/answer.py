@@ -69,7 +69,6 @@ class ExtractiveAnswerer(Answerer):
         self, question: str, hits: list[Hit], reading: Reading, threshold: float
     ) -> Iterator[str | Draft]:
         if not reading.sentences or reading.evidence < threshold:
-            yield REFUSAL
             yield Draft(REFUSAL, refused=True)
             return
         chosen = [reading.sentences[0]]
@@ -91,7 +90,6 @@ class ExtractiveAnswerer(Answerer):
             parts.append(f"\u201c{sentence.text}\u201d [{n}]")
             quotes.setdefault(n, (sentence.start, sentence.end))
         text = " ".join(parts)
-        yield from _word_chunks(text)
         yield Draft(text, short_answer=short, quotes=quotes)
 
 
@@ -216,11 +214,6 @@ def best_short_answer(
         if answer and (best_priority is None or priority < best_priority):
             best, best_priority = (answer, sentence), priority
     return best
-
-
-def _word_chunks(text: str) -> Iterator[str]:
-    for match in re.finditer(r"\S+\s*", text):
-        yield match.group()
 
 
 def make_answerer(settings: Settings) -> Answerer:

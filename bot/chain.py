@@ -5,18 +5,28 @@ deltas as they are produced.
 
 Citations are checked here, for every answerer: a marker that does not point at one of the
 passages given to the answerer is removed (from the stream as it passes, and from the final
-text), and `Answer.citations` is built only from passages in `Answer.retrieved`.
+text), and `Answer.citations` is built only from passages in `Answer.retrieved`. The final
+text numbers citations [1], [2], ... in reading order; an LLM's streamed deltas carry its own
+numbers, so the text of the final `Answer` is the one to keep.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bot.answer import Answerer, Draft, make_answerer
-from bot.citations import CitationFilter, add_missing, build_citations, cited_numbers, strip_invalid
+from bot.citations import (
+    CitationFilter,
+    add_missing,
+    build_citations,
+    cited_numbers,
+    renumber,
+    strip_invalid,
+)
 from bot.config import Settings
 from bot.errors import EmptyIndexError, InvalidQuestionError
 from bot.extract import read
@@ -79,24 +89,30 @@ class ChatBot:
         valid = range(1, len(hits) + 1)
         stream_filter = CitationFilter(valid)
         draft: Draft | None = None
-        for piece in self.answerer.stream(
-            standalone, hits, reading, self.settings.refusal_threshold
-        ):
+        streamed = False
+        threshold = self.settings.refusal_threshold
+        for piece in self.answerer.stream(standalone, hits, reading, threshold):
             if isinstance(piece, Draft):
                 draft = piece
-            else:
-                delta = stream_filter.feed(piece)
-                if delta:
-                    yield Delta(delta)
+                continue
+            delta = stream_filter.feed(piece)
+            if delta:
+                streamed = True
+                yield Delta(delta)
         tail = stream_filter.flush()
         if tail:
             yield Delta(tail)
-        assert draft is not None, "an answerer must end its stream with a Draft"
+        if draft is None:
+            raise RuntimeError("an answerer must end its stream with a Draft")
         t4 = time.perf_counter()
         text = strip_invalid(draft.text, valid)
         if not draft.refused and not cited_numbers(text):
             text = add_missing(text, hits)
-        citations = [] if draft.refused else build_citations(text, hits, draft.quotes)
+        text, order = renumber(text)
+        citations = [] if draft.refused else build_citations(text, hits, order, draft.quotes)
+        if not streamed:  # an answerer that writes all at once still streams, word by word
+            for match in re.finditer(r"\S+\s*", text):
+                yield Delta(match.group())
         retrieved_ids = {h.passage.passage_id for h in hits}
         if any(c.passage_id not in retrieved_ids for c in citations):
             raise RuntimeError("a citation points outside the retrieved passages")

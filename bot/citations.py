@@ -3,8 +3,9 @@
 `[n]` means the n-th passage (1-based) of the list the answerer was given. Markers outside that
 range are removed, both from the finished text and on the fly from a token stream
 (`CitationFilter`). A non-refusal answer with no valid marker gets markers added by sentence
-similarity. `build_citations` turns the surviving markers into `Citation`s, each with the
-supporting sentence and its span in the passage.
+similarity. The final text is renumbered so citations read [1], [2], ... in order, and
+`build_citations` turns each marker into a `Citation` with the supporting sentence and its
+span in the passage.
 """
 
 from __future__ import annotations
@@ -114,18 +115,38 @@ def add_missing(text: str, hits: list[Hit]) -> str:
     return "".join(out)
 
 
+def renumber(text: str) -> tuple[str, list[int]]:
+    """Number the cited passages 1, 2, ... in order of first appearance.
+
+    Returns the new text and, for each new number n, the passage number it had (`order[n-1]`).
+    """
+    order = cited_numbers(text)
+    new_number = {old: new for new, old in enumerate(order, start=1)}
+
+    def fix(match: re.Match[str]) -> str:
+        lead = match.group(0)[: len(match.group(0)) - len(match.group(0).lstrip())]
+        return lead + "".join(f"[{new_number[int(p)]}]" for p in match.group(1).split(","))
+
+    return MARKER.sub(fix, text), order
+
+
 def build_citations(
-    text: str, hits: list[Hit], quotes: dict[int, tuple[int, int]] | None = None
+    text: str, hits: list[Hit], order: list[int], quotes: dict[int, tuple[int, int]] | None = None
 ) -> list[Citation]:
-    """One `Citation` per distinct valid marker in `text`; raises if a marker is invalid."""
+    """One `Citation` per marker of a renumbered `text`; raises if one points nowhere.
+
+    `order[n-1]` is the position in `hits` (1-based) of the passage cited as [n]; `quotes`
+    maps such positions to the span of the supporting sentence, where the answerer knows it.
+    """
     quotes = quotes or {}
     citations = []
     for n in cited_numbers(text):
-        if not 1 <= n <= len(hits):
+        if not 1 <= n <= len(order) or not 1 <= order[n - 1] <= len(hits):
             raise ValueError(f"citation [{n}] does not point at one of {len(hits)} passages")
-        passage = hits[n - 1].passage
-        if n in quotes:
-            start, end = quotes[n]
+        position = order[n - 1]
+        passage = hits[position - 1].passage
+        if position in quotes:
+            start, end = quotes[position]
         else:
             claim = " ".join(_sentences_citing(text, n))
             start, end, _ = best_sentence(passage.text, claim)
