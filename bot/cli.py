@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[Any], None]]:
     """Commands that live beside their feature: eval, serve, bench."""
-    return []
+    from bot.evaluate import add_eval_command
+
+    return [add_eval_command]
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
