@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.evaluate import Comparison
 
 GROUPS = {
+    "overall": "Overall",
     "retrieval": "Retrieval (cases with gold passages or quotes)",
     "answer": "Answers (answerable cases with gold answers)",
     "refusal": "Refusal",
@@ -41,6 +42,9 @@ HELP = {
     "full_f1": "token F1 of the whole answer text (low by nature, see notes)",
     "contains_gold_when_answered": "contains-gold among the answered cases only",
     "short_answer_rate": "answered cases that carry a short answer",
+    "short_answer_wrong_quote_right": "answered cases whose short answer misses the gold while "
+    "the quoted text holds it (the headline is wrong)",
+    "mean_case_score": "mean case score (see notes); what --compare ranks cases by",
     "answerable_answered_rate": "answerable cases the bot answered (did not refuse)",
     "answerable_accuracy": "answerable cases answered with an answer containing the gold",
     "unanswerable_refused_rate": "unanswerable cases the bot refused",
@@ -64,8 +68,10 @@ NOTES = [
     "Retrieval metrics come from one extra search with the standalone question, `k` deep; its "
     "first `top_k` entries are the passages the answerer saw (`retrieved` in results.jsonl).",
     "Case score (used for the worst cases and `--compare`): unanswerable 1 if refused; "
-    "answerable 0 if refused, else 1 if the answer contains a gold answer, else the short F1 "
-    "(citation recall when only gold passages are known; 1 when there is no gold at all).",
+    "answerable 0 if refused; else the headline is judged: 1 if the short answer (or, without "
+    "one, the text) contains a gold answer, else its F1; citation recall when only gold "
+    "passages are known; 1 when there is no gold at all. So a right quote under a wrong short "
+    "answer scores 0, although contains-gold counts it.",
 ]
 
 COLOURS = {

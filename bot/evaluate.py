@@ -366,6 +366,7 @@ def score_case(
             "full_em": best_over(exact_match, text, case.answers),
             "full_f1": best_over(token_f1, text, case.answers),
             "contains_gold": contains_answer(text, case.answers),
+            "short_contains_gold": bool(short) and contains_answer(short, case.answers),
         }
     scores["score"], scores["outcome"] = case_outcome(case, scores)
     return {
@@ -410,16 +411,19 @@ def score_case(
 def case_outcome(case: EvalCase, scores: dict[str, Any]) -> tuple[float, str]:
     """One score in [0, 1] per case, and its outcome label; `--compare` ranks cases by it.
 
-    Unanswerable: 1 if refused. Answerable and refused: 0. Answered with gold answers: 1 if the
-    answer contains a gold answer, else the short-answer F1. Answered with only gold passages:
-    citation recall. Answered with no gold at all: 1 (answering was the right call).
+    Unanswerable: 1 if refused. Answerable and refused: 0. Answered with gold answers: the
+    headline is judged first, since readers take it as the answer: with a short answer, 1 if
+    it contains a gold answer, else its F1 (a right quote under a wrong short answer is not
+    right); without one, 1 if the text contains a gold answer, else the text's F1. Answered with
+    only gold passages: citation recall. Answered with no gold at all: 1 (answering was right).
     """
     if case.unanswerable:
         return (1.0, "refused (right)") if not scores["answered"] else (0.0, "answered (wrong)")
     if not scores["answered"]:
         return 0.0, "refused (wrong)"
     if case.answers:
-        score = 1.0 if scores["contains_gold"] else scores["short_f1"]
+        found = scores["short_contains_gold" if scores["short_answer_given"] else "contains_gold"]
+        score = 1.0 if found else scores["short_f1"]
     elif case.gold_items:
         score = scores["citation_recall"] or 0.0
     else:
@@ -450,6 +454,7 @@ def aggregate(results: Sequence[dict[str, Any]], k: int) -> dict[str, dict[str, 
         return None if value is None else round(value, 1)
 
     metrics: dict[str, dict[str, Any]] = {
+        "overall": {"mean_case_score": mean(x["score"] for x in s)},
         "cases": {
             "total": len(results),
             "answerable": len(answerable),
@@ -472,6 +477,12 @@ def aggregate(results: Sequence[dict[str, Any]], k: int) -> dict[str, dict[str, 
             "full_f1": mean(r["scores"]["full_f1"] for r in with_answers),
             "contains_gold_when_answered": mean(
                 r["scores"]["contains_gold"] for r in answered_with_answers
+            ),
+            "short_answer_wrong_quote_right": mean(
+                r["scores"]["short_answer_given"]
+                and not r["scores"]["short_contains_gold"]
+                and r["scores"]["contains_gold"]
+                for r in answered_with_answers
             ),
             "short_answer_rate": mean(
                 r["scores"]["short_answer_given"] for r in answered_with_answers
