@@ -45,6 +45,8 @@ from bot.errors import BotError, EmptyIndexError, InvalidQuestionError
 from bot.types import Answer, Turn
 
 if TYPE_CHECKING:
+    import argparse
+
     from bot.types import Hit
 
 QUESTION_FIELDS = ("question", "user_input", "input")  # native, RAGAS, DeepEval
@@ -52,7 +54,6 @@ ANSWER_FIELDS = ("answers", "reference", "expected_output", "ground_truth")
 GOLD_ID_FIELDS = ("gold_passage_ids", "reference_context_ids")
 UNANSWERABLE_FIELDS = ("unanswerable", "is_impossible")  # native, SQuAD 2.0
 DEFAULT_K = 10
-WORST_CASES = 10
 
 JUDGE_PROMPT = """You check whether an answer is faithful to its sources. The user message \
 gives numbered passages and an answer that cites them as [n]. Is every claim in the answer \
@@ -864,7 +865,8 @@ def add_eval_command(sub: Any) -> None:
     p.set_defaults(func=cmd_eval)
 
 
-def cmd_eval(args: Any, settings: Settings) -> int:
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """`bot eval`: run an evaluation, or compare two runs' folders."""
     from bot.eval_report import render_comparison, summary_lines
 
     if args.compare:
