@@ -1,0 +1,382 @@
+"""The web UI in a real browser: headless Chromium (Debian's) driven by Playwright, against the
+real server (`python app.py`) started once for the session on a free port with a temporary
+data folder and corpus.
+
+The corpus holds the project's article and a feed article whose text and title carry
+`<script>` and `<img onerror>` markup, which must show as text and never run. Two tiny parent
+pages on other origins frame `/embed`: one is allowed by BOT_FRAME_ANCESTORS, one is not.
+Screenshots go to tests/screenshots/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+from tests.conftest import ARTICLE, ROOT
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+SCREENSHOTS = ROOT / "tests" / "screenshots"
+STARTUP_TIMEOUT_S = 180
+ANSWER_TIMEOUT_MS = 60_000
+
+MARKUP_ARTICLE = {
+    "id": "zebulon-festival",
+    "title": 'Zebulon <b>festival</b> <img src=x onerror="window.__pwned=3">',
+    "date": "2024-05-01",
+    "text": (
+        "The harbour festival in Zebulon featured a <script>window.__pwned = 1</script> banner "
+        'and an <img src=x onerror="window.__pwned=2"> picture, organisers said. '
+        "${window.__pwned=4} {{constructor.constructor('window.__pwned=5')()}}\n\n"
+        "The festival organiser is Marta Quill."
+    ),
+}
+SCRIPT_TEXT = "<script>window.__pwned = 1</script>"
+IMG_TEXT = '<img src=x onerror="window.__pwned=2">'
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Site:
+    """The running bot server and the two parent pages that frame its /embed page."""
+
+    url: str
+    data_dir: Path
+    allowed_parent: str
+    refused_parent: str
+
+
+def _serve_folder(folder: Path, port: int) -> ThreadingHTTPServer:
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), partial(Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url + "/embed/", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(
+        f"the server did not answer within {STARTUP_TIMEOUT_S}s:\n{log.read_text()[-3000:]}"
+    )
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[Site]:
+    """`python app.py` on a free port: it ingests the temporary corpus, then serves."""
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is missing: `make chromium` installs it (apt-get install chromium)")
+    # Not tmp_path_factory: a pytest run elsewhere on the machine may prune its old folders
+    # while this server still uses one.
+    with tempfile.TemporaryDirectory(prefix="newsbot-browser-") as tmp:
+        yield from _run_site(Path(tmp))
+
+
+def _run_site(root: Path) -> Iterator[Site]:
+    corpus = root / "corpus"
+    corpus.mkdir()
+    shutil.copy(ARTICLE, corpus / ARTICLE.name)
+    (corpus / "feed.jsonl").write_text(json.dumps(MARKUP_ARTICLE) + "\n", encoding="utf-8")
+
+    port, allowed_port, refused_port = free_port(), free_port(), free_port()
+    url = f"http://127.0.0.1:{port}"
+    parents = []
+    for name, parent_port in (("allowed", allowed_port), ("refused", refused_port)):
+        folder = root / name
+        folder.mkdir()
+        (folder / "index.html").write_text(
+            f"<!doctype html><title>{name} portal</title><h1>{name} portal</h1>"
+            f'<iframe id="chat" src="{url}/embed/" width="900" height="760"></iframe>'
+        )
+        parents.append(_serve_folder(folder, parent_port))
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env.update(
+        BOT_DATA_DIR=str(root / "data"),
+        BOT_CORPUS_DIR=str(corpus),
+        BOT_PORT=str(port),
+        BOT_HOST="127.0.0.1",
+        BOT_FRAME_ANCESTORS=f"'self' http://127.0.0.1:{allowed_port}",
+        GRADIO_ANALYTICS_ENABLED="False",
+    )
+    log = root / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    try:
+        _wait_until_up(url, process, log)
+        yield Site(
+            url=url,
+            data_dir=root / "data",
+            allowed_parent=f"http://127.0.0.1:{allowed_port}/",
+            refused_parent=f"http://127.0.0.1:{refused_port}/",
+        )
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        for parent in parents:
+            parent.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is missing: `make chromium` installs it (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, site: Site) -> Iterator[Page]:
+    """A fresh browser context, so a fresh Gradio session, on the chat page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.goto(site.url + "/")
+    page.wait_for_selector("#question textarea")
+    yield page
+    context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def ask(page: Page, question: str) -> Locator:
+    """Type a question, send it, wait for its final answer; return that answer."""
+    answers = page.locator("#chat .answer.final")
+    before = answers.count()
+    page.fill("#question textarea", question)
+    page.keyboard.press("Enter")
+    expect(answers).to_have_count(before + 1, timeout=ANSWER_TIMEOUT_MS)
+    return answers.nth(before)
+
+
+RECORD_PARTIALS = """() => {
+  window.__partials = [];
+  new MutationObserver(() => {
+    const streaming = document.querySelector("#chat .answer.streaming");
+    const text = streaming ? streaming.textContent : null;
+    if (text && window.__partials[window.__partials.length - 1] !== text) window.__partials.push(text);
+  }).observe(document.querySelector("#chat"), { subtree: true, childList: true, characterData: true });
+}"""
+
+
+def test_answer_streams_and_citation_opens_the_passage(page: Page) -> None:
+    page.evaluate(RECORD_PARTIALS)
+    answer = ask(page, "Who brokered the 2020 ceasefire?")
+    expect(answer).to_contain_text("Putin")
+    partials = [p for p in page.evaluate("window.__partials") if "Searching" not in p]
+    assert len(partials) >= 3, f"the answer did not stream: {partials}"
+    assert all(b.startswith(a) for a, b in itertools.pairwise(partials)), partials
+
+    cite = answer.locator("a.cite", has_text="[1]")
+    expect(cite).to_be_visible()
+    cite.click()
+    source = page.locator("#sources #src-0-1")
+    expect(source).to_have_class("source active")
+    expect(source.locator(".source-title")).to_have_text("Caucasus peace talks")
+    expect(source.locator("mark")).to_contain_text("Putin")
+    expect(source.locator(".source-text")).to_contain_text("cease-fire")
+    shot(page, "answer-with-source")
+
+
+def test_follow_up_shows_standalone_query_and_old_citations_still_open(page: Page) -> None:
+    ask(page, "Who brokered the 2020 ceasefire?")
+    standalone = page.locator("#standalone")
+    expect(standalone).to_be_hidden()  # a first question is its own search query
+
+    answer = ask(page, "How many peacekeepers has his country deployed there?")
+    expect(answer).to_contain_text("2,000")
+    expect(standalone).to_be_visible()
+    query = page.locator("#standalone-query")
+    expect(query).to_be_hidden()  # the accordion starts closed
+    standalone.get_by_text("Search query used").click()
+    expect(query).to_contain_text("Putin")
+    expect(query).not_to_contain_text("his country")
+    shot(page, "follow-up")
+
+    # A citation in the first answer switches the panel back to that answer's sources.
+    page.locator("#chat .answer.final").first.locator("a.cite").first.click()
+    expect(page.locator("#sources .source-group:visible")).to_have_count(1)
+    expect(page.locator("#sources .source-group:visible")).to_have_attribute("data-turn", "0")
+    expect(page.locator("#sources #src-0-1")).to_have_class("source active")
+
+
+def test_article_markup_shows_as_text_and_never_runs(page: Page) -> None:
+    answer = ask(page, "What did the harbour festival in Zebulon feature?")
+    expect(answer).to_contain_text(SCRIPT_TEXT)
+    expect(answer).to_contain_text(IMG_TEXT)
+    answer.locator("a.cite").first.click()
+    source = page.locator("#sources .source.active")
+    expect(source.locator(".source-title")).to_have_text(MARKUP_ARTICLE["title"])
+    expect(source.locator(".source-date")).to_have_text(MARKUP_ARTICLE["date"])
+    expect(source.locator("mark")).to_contain_text(SCRIPT_TEXT)
+    expect(source).to_contain_text("${window.__pwned=4}")
+    expect(source).to_contain_text("{{constructor.constructor('window.__pwned=5')()}}")
+
+    page.get_by_role("tab", name="Documents").click()
+    expect(page.locator("#documents")).to_contain_text(MARKUP_ARTICLE["title"])
+    shot(page, "markup-as-text")
+    page.get_by_role("tab", name="Chat").click()
+
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert page.locator("img[src='x']").count() == 0
+    assert page.locator("#chat script, #sources script, #documents script").count() == 0
+
+
+def test_new_conversation_forgets_chat_history_and_sources(page: Page) -> None:
+    ask(page, "Who brokered the 2020 ceasefire?")
+    expect(page.locator("#sources .source")).not_to_have_count(0)
+    page.click("#new-conversation")
+    expect(page.locator("#chat .message-row")).to_have_count(0)
+    expect(page.locator("#sources .source")).to_have_count(0)
+    expect(page.locator("#sources .sources-empty")).to_be_visible()
+    # The server side forgot too: a follow-up now has no earlier turn to resolve "his" from.
+    ask(page, "How many peacekeepers has his country deployed there?")
+    expect(page.locator("#standalone")).to_be_hidden()
+    expect(page.locator("#chat .message-row")).to_have_count(2)
+
+
+def test_conversations_are_per_browser_session(browser: Browser, page: Page, site: Site) -> None:
+    ask(page, "Who brokered the 2020 ceasefire?")
+    other = browser.new_context().new_page()
+    other.goto(site.url + "/")
+    other.wait_for_selector("#question textarea")
+    expect(other.locator("#chat .message-row")).to_have_count(0)
+    ask(other, "How many peacekeepers has his country deployed there?")
+    expect(other.locator("#standalone")).to_be_hidden()
+    expect(page.locator("#chat .message-row")).to_have_count(2)
+    other.context.close()
+
+
+def test_embed_is_framed_only_by_allowed_origins(browser: Browser, site: Site) -> None:
+    allowed = browser.new_context(viewport={"width": 1000, "height": 900}).new_page()
+    allowed.goto(site.allowed_parent)
+    frame = allowed.frame_locator("#chat")
+    expect(frame.locator("#question textarea")).to_be_visible(timeout=30_000)
+    expect(frame.get_by_role("tab", name="Documents")).to_have_count(0)
+    expect(frame.locator("#export-feedback")).to_have_count(0)
+    frame.locator("#question textarea").fill(
+        "How many peacekeepers has Russia deployed in Karabakh?"
+    )
+    frame.locator("#question textarea").press("Enter")
+    answer = frame.locator("#chat .answer.final")
+    expect(answer).to_contain_text("2,000", timeout=ANSWER_TIMEOUT_MS)
+    answer.locator("a.cite").first.click()
+    expect(frame.locator("#sources .source.active mark")).to_contain_text("2,000")
+    shot(allowed, "embed-allowed")
+    allowed.context.close()
+
+    refused = browser.new_context().new_page()
+    messages: list[str] = []
+    refused.on("console", lambda message: messages.append(message.text))
+    refused.goto(site.refused_parent)
+    refused.wait_for_load_state("load")
+    embedded = next(f for f in refused.frames if f != refused.main_frame)
+    expect(refused.frame_locator("#chat").locator("#question textarea")).to_have_count(0)
+    assert embedded.url.startswith("chrome-error://"), embedded.url
+    assert any("frame-ancestors" in m and "blocked" in m for m in messages), messages
+    shot(refused, "embed-refused")
+    refused.context.close()
+
+
+def test_feedback_is_stored_and_exported_as_eval_cases(page: Page, site: Site) -> None:
+    question = "How many peacekeepers has Russia deployed in Karabakh?"
+    ask(page, question)
+    page.locator("#chat button[aria-label='Like']").last.click()
+    expect(page.get_by_text("Thanks, your feedback is saved.")).to_be_visible()
+    records = (site.data_dir / "feedback.jsonl").read_text(encoding="utf-8").splitlines()
+    record = json.loads(records[-1])
+    assert (record["question"], record["rating"]) == (question, 1)
+    assert "2,000" in record["answer"] and record["citations"]
+
+    page.click("#export-feedback")
+    link = page.locator("#feedback-file a[download]")
+    expect(link).to_be_visible()
+    with page.expect_download() as download:
+        link.click()
+    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    cases = [json.loads(line) for line in lines]
+    case = next(c for c in cases if c["question"] == question)
+    assert case["answers"] and case["gold_passage_ids"] == [
+        c["passage_id"] for c in record["citations"]
+    ]
+
+
+def test_documents_upload_list_and_remove(page: Page, tmp_path: Path) -> None:
+    page.get_by_role("tab", name="Documents").click()
+    table = page.locator("#documents")
+    expect(table).to_contain_text("caucasus-peace-talks")
+
+    article = tmp_path / "quillon-lighthouse.md"
+    article.write_text("# Quillon lighthouse\n\nThe Quillon lighthouse reopened in May.\n")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    page.set_input_files("#upload-files input[type=file]", [str(article), str(empty)])
+    page.click("#add-documents")
+    result = page.locator("#upload-result textarea")
+    expect(result).to_have_value(re.compile("quillon-lighthouse.md: 1 added"), timeout=60_000)
+    expect(result).to_have_value(re.compile("Not added: empty.txt: the file is empty"))
+    expect(page.get_by_text("empty.txt: the file is empty.").first).to_be_visible()
+    expect(table).to_contain_text("Quillon lighthouse")
+    shot(page, "documents")
+
+    page.locator("#remove-id input").click()
+    page.get_by_role("option", name="quillon-lighthouse").click()
+    page.click("#remove-document")
+    expect(result).to_have_value(re.compile("Removed quillon-lighthouse"))
+    expect(table).not_to_contain_text("Quillon lighthouse")
+    expect(table).to_contain_text("caucasus-peace-talks")
