@@ -150,7 +150,11 @@ def serve(settings: Settings, ingest_corpus: bool = True) -> None:
 
     from bot.service import Service
 
-    _ui_login(settings)
+    if _ui_login(settings) and not settings.api_key:
+        print(
+            "warning: the web UI asks for a login but /api and /v1 are open; set BOT_API_KEY "
+            "to protect them too."
+        )
     service = Service(settings)
     if ingest_corpus:
         ingest_corpus_dir(service, settings.corpus_dir)

@@ -530,8 +530,8 @@ def observatories(api: httpx.Client) -> Iterator[list[str]]:
     for (name, _pronoun, city), place in zip(PEOPLE, PLACES, strict=True):
         text = (
             f"The new {place} observatory opened to visitors on Saturday after six years of "
-            f"construction.\n\nThe observatory was designed by the architect {name}, who won "
-            f"an international competition in 2017.\n\n{name} trained as an architect in "
+            f"construction.\n\nThe {place} observatory was designed by the architect {name}, who "
+            f"won an international competition in 2017.\n\n{name} trained as an architect in "
             f"{city} before opening a studio there."
         )
         record = {
@@ -744,3 +744,20 @@ def test_the_thread_pool_has_room_for_the_whole_queue(tmp_path: Path) -> None:
 
     with TestClient(app) as client:  # the context runs the lifespan, as uvicorn does
         assert client.get("/threads").json() >= config.max_concurrency + config.max_queue
+
+
+def test_the_ui_login_guards_both_pages_but_not_health(tmp_path: Path, article_bot: Any) -> None:
+    from bot.service import Service
+
+    config = Settings.from_env(
+        {}, data_dir=tmp_path / "data", ui_user="editor", ui_password="pass-1234"
+    )
+    with TestClient(create_app(config, Service(config, article_bot))) as client:
+        assert client.get("/config").status_code == 401
+        assert client.get("/embed/config").status_code == 401
+        assert client.get("/api/health").status_code == 200
+        wrong = client.post("/embed/login", data={"username": "editor", "password": "nope"})
+        assert wrong.status_code == 400
+        right = client.post("/login", data={"username": "editor", "password": "pass-1234"})
+        assert right.status_code == 200
+        assert client.get("/config").status_code == 200
