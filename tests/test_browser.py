@@ -267,10 +267,10 @@ def test_article_markup_shows_as_text_and_never_runs(page: Page) -> None:
     expect(source).to_contain_text("${window.__pwned=4}")
     expect(source).to_contain_text("{{constructor.constructor('window.__pwned=5')()}}")
 
+    shot(page, "markup-in-chat")
     page.get_by_role("tab", name="Documents").click()
     expect(page.locator("#documents")).to_contain_text(MARKUP_ARTICLE["title"])
-    shot(page, "markup-as-text")
-    page.get_by_role("tab", name="Chat").click()
+    shot(page, "markup-in-documents")
 
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert page.locator("img[src='x']").count() == 0
@@ -288,6 +288,10 @@ def test_new_conversation_forgets_chat_history_and_sources(page: Page) -> None:
     ask(page, "How many peacekeepers has his country deployed there?")
     expect(page.locator("#standalone")).to_be_hidden()
     expect(page.locator("#chat .message-row")).to_have_count(2)
+    # The chat's own bin button starts over as well.
+    page.locator("#chat button[aria-label='Clear']").click()
+    expect(page.locator("#chat .message-row")).to_have_count(0)
+    expect(page.locator("#sources .sources-empty")).to_be_visible()
 
 
 def test_conversations_are_per_browser_session(browser: Browser, page: Page, site: Site) -> None:
