@@ -84,7 +84,13 @@ class ChatBot:
         retrieval = self.retriever.search(standalone, self.settings.top_k)
         hits = retrieval.hits
         t2 = time.perf_counter()
-        reading = read(standalone, hits, self.index.catalog.idf(standalone))
+        reading = read(
+            standalone,
+            hits,
+            self.index.catalog.idf(standalone),
+            retrieval.query_vector,
+            self.index.embedder.embed,
+        )
         t3 = time.perf_counter()
         valid = range(1, len(hits) + 1)
         stream_filter = CitationFilter(valid)

@@ -52,16 +52,14 @@ class CitationFilter:
 
     def feed(self, delta: str) -> str:
         self.buffer += delta
-        # Hold back a possible marker that is not closed yet.
+        # Hold back trailing white space and a marker that is not closed yet: whether the
+        # space goes depends on whether the marker stays.
+        end = len(self.buffer)
         cut = self.buffer.rfind("[")
-        if (
-            cut != -1
-            and "]" not in self.buffer[cut:]
-            and re.fullmatch(r"\[[\d,\s]*", self.buffer[cut:])
-        ):
-            ready, self.buffer = self.buffer[:cut], self.buffer[cut:]
-        else:
-            ready, self.buffer = self.buffer, ""
+        if cut != -1 and re.fullmatch(r"\[[\d,\s]*", self.buffer[cut:]):
+            end = cut
+        end = len(self.buffer[:end].rstrip())
+        ready, self.buffer = self.buffer[:end], self.buffer[end:]
         return strip_invalid(ready, self.valid)
 
     def flush(self) -> str:

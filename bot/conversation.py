@@ -26,16 +26,13 @@ _PRONOUN_KINDS = {
     "herself": "person",
     "it": "thing",
     "its": "thing_pos",
-    "they": "group",
-    "them": "group",
-    "their": "group_pos",
 }
 # Words that mark a follow-up but are too ambiguous to resolve to one entity.
-_DEICTIC = {"there", "that", "this", "these", "those", "then"}
+# "they" may be people, countries or envoys: borrowing the last question's words is safer.
+_DEICTIC = {"there", "that", "this", "these", "those", "then", "they", "them", "their"}
 _LABELS = {
     "person": ["PERSON"],
     "thing": ["ORG", "GPE", "EVENT", "LAW", "PRODUCT", "WORK_OF_ART", "NORP"],
-    "group": ["NORP", "ORG", "GPE", "PERSON"],
 }
 _FOLLOW_UP_START = re.compile(r"^\s*(and|what about|how about|also|but|so|then)\b", re.I)
 MIN_CONTENT_TERMS = 2

@@ -11,11 +11,15 @@ calibrated on answerable vs unanswerable questions (see `scripts/calibrate.py` a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
+
+import numpy as np
 
 from bot.text import content_terms, sentence_spans, words
 from bot.types import Hit
@@ -56,7 +60,18 @@ TYPE_BONUS = {"number": 0.6, "date": 0.6, "person": 0.3, "place": 0.3, "org": 0.
 
 # Logistic evidence model, fitted by scripts/calibrate.py on the SQuAD sample's answerable and
 # unanswerable questions plus the article's questions (README has the numbers).
-EVIDENCE_WEIGHTS = {"bias": -4.0, "dense": 6.0, "coverage": 2.5, "sentence": 1.0, "typed": 0.5}
+EVIDENCE_WEIGHTS = {
+    "bias": -4.89,
+    "dense": 2.38,
+    "coverage": 0.86,
+    "sentence": -0.11,
+    "typed": 0.12,
+    "key_sentence": 1.18,
+    "key_passage": 1.41,
+    "sentence_dense": 1.85,
+}
+RESCORE_SENTENCES = 4
+SENTENCE_DENSE_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,7 @@ class QuestionInfo:
 
     kind: str  # person | number | date | place | org | other
     terms: list[str]
+    keys: list[str]  # stems of the names and numbers the question is about
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,7 @@ class Sentence:
     score: float
     coverage: float
     typed: bool
+    keys: float  # share of the question's names and numbers the sentence holds
 
 
 @dataclass(frozen=True)
@@ -109,45 +126,97 @@ def analyse_question(question: str) -> QuestionInfo:
         q,
     ):
         kind = "place"
-    elif re.search(r"\bwho(m|se)?\b|\bwhat (person|man|woman|leader|president|minister)\b", q):
+    elif re.search(
+        r"\bwho(m|se)?\b|\b(what|which) (person|man|woman|leader|president|minister|official|diplomat)\b",
+        q,
+    ):
         kind = "person"
     elif re.search(r"\bwhich (organi[sz]ation|company|group|party|country)\b", q):
         kind = "org"
-    return QuestionInfo(kind, list(dict.fromkeys(content_terms(question))))
+    return QuestionInfo(kind, list(dict.fromkeys(content_terms(question))), key_terms(question))
 
 
-def read(question: str, hits: list[Hit], idf: dict[str, float], max_passages: int = 3) -> Reading:
-    """Score every sentence of the top passages; compute the evidence for answering."""
+def key_terms(question: str) -> list[str]:
+    """Stems of the question's names (capitalised, not first word) and numbers."""
+    keys = []
+    for i, match in enumerate(re.finditer(r"[\w'’-]+", question)):
+        word = match.group()
+        if (i > 0 and word[0].isupper()) or word[0].isdigit():
+            keys.extend(content_terms(word, with_compounds=True))
+    return list(dict.fromkeys(keys))
+
+
+def _terms_of(sentences: list[Sentence]) -> set[str]:
+    return {t for s in sentences for t in content_terms(s.text, with_compounds=True)}
+
+
+def _share(keys: list[str], terms: set[str]) -> float:
+    return sum(k in terms for k in keys) / len(keys) if keys else 1.0
+
+
+def read(
+    question: str,
+    hits: list[Hit],
+    idf: dict[str, float],
+    query_vector: np.ndarray | None = None,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+    max_passages: int = 5,
+) -> Reading:
+    """Score every sentence of the top passages; compute the evidence for answering.
+
+    With `embed` and the question's `query_vector`, the best few sentences by words are
+    re-scored by their embedding similarity to the question (a handful of short sentences:
+    a few milliseconds), which also gives the `sentence_dense` evidence feature.
+    """
     info = analyse_question(question)
     weights = {t: idf.get(t, 1.0) for t in info.terms}
     total = sum(weights.values()) or 1.0
     candidates: list[Sentence] = []
     passage_coverage = 0.0
+    seen_terms: set[str] = set()  # terms of all passages read, for the key-term check
     for rank, hit in enumerate(hits[:max_passages]):
         text = hit.passage.text
         pterms = set(content_terms(hit.passage.title + " " + text, with_compounds=True))
         cov_p = sum(w for t, w in weights.items() if t in pterms) / total
         if rank == 0:
             passage_coverage = cov_p
+        seen_terms |= pterms
         for s, e in sentence_spans(text):
             sentence = text[s:e]
             sterms = set(content_terms(sentence, with_compounds=True))
             coverage = sum(w for t, w in weights.items() if t in sterms) / total
             typed = _has_type(info, sentence)
+            keys = _share(info.keys, sterms)
             score = (
                 coverage
+                + 0.1 * keys
                 + 0.25 * cov_p
                 + TYPE_BONUS.get(info.kind, 0.0) * typed
-                + 0.35 / (1 + rank)
+                + 0.2 / (1 + rank)
                 + 0.5 * max(hit.dense_similarity, 0.0)
             )
-            candidates.append(Sentence(rank, s, e, sentence, score, coverage, typed))
+            candidates.append(Sentence(rank, s, e, sentence, score, coverage, typed, keys))
     candidates.sort(key=lambda c: -c.score)
+    sentence_dense = 0.0
+    if embed is not None and query_vector is not None and candidates:
+        top = candidates[:RESCORE_SENTENCES]
+        similarity = embed([c.text for c in top]) @ query_vector
+        rescored = [
+            dataclasses.replace(c, score=c.score + SENTENCE_DENSE_WEIGHT * float(sim))
+            for c, sim in zip(top, similarity, strict=True)
+        ]
+        best_sim = dict(zip([id(c) for c in rescored], similarity, strict=True))
+        candidates = sorted(rescored, key=lambda c: -c.score) + candidates[RESCORE_SENTENCES:]
+        sentence_dense = float(best_sim[id(candidates[0])])
     features = {
-        "dense": max(hits[0].dense_similarity, 0.0) if hits else 0.0,
+        "dense": max([h.dense_similarity for h in hits[:max_passages]] + [0.0]),
         "coverage": passage_coverage,
         "sentence": candidates[0].coverage if candidates else 0.0,
         "typed": float(candidates[0].typed) if candidates and info.kind != "other" else 0.5,
+        # The answer may quote the best two sentences; their names and numbers together count.
+        "key_sentence": _share(info.keys, _terms_of(candidates[:2])),
+        "key_passage": _share(info.keys, seen_terms),
+        "sentence_dense": sentence_dense,
     }
     return Reading(info, candidates, evidence(features), features)
 

@@ -1,0 +1,166 @@
+"""The offline answerer on the project's article: answers, short answers, citations, follow-ups,
+refusals and bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.chain import ChatBot
+from bot.config import Settings
+from bot.conversation import condense, is_follow_up
+from bot.embeddings import Embedder
+from bot.errors import EmptyIndexError, InvalidQuestionError
+from bot.index import Index
+from bot.types import Answer, Turn
+
+
+def _check_citations(answer: Answer) -> None:
+    retrieved = {r.passage_id for r in answer.retrieved}
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    for c in answer.citations:
+        assert c.passage_id in retrieved
+        assert c.text[c.quote_start : c.quote_end] == c.quote
+        assert f"[{c.n}]" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "short", "quote"),
+    [
+        (
+            "Who brokered the 2020 ceasefire?",
+            "Vladimir Putin",
+            "brokered by Russian President Vladimir Putin",
+        ),
+        ("Which leader brokered the truce between Armenia and Azerbaijan?", "Putin", "brokered"),
+        ("How many peacekeepers has Moscow deployed in Karabakh?", "2,000", "2,000 peacekeepers"),
+        ("How many lives did the 2020 war claim?", "6,500", "6,500 lives"),
+        ("When did Armenia and Turkey sign a landmark peace accord?", "2009", "2009"),
+        ("Who did Çavuşoğlu meet at the Antalya Diplomacy Forum?", "Mirzoyan", "Ararat Mirzoyan"),
+        ("Where was the second meeting of the envoys held?", "Vienna", "Vienna"),
+        ("How many conditions did Azerbaijan's proposal contain?", "five", "five conditions"),
+        ("When did the Soviet Union collapse?", "1991", "1991"),
+        (
+            "Who said Azerbaijan sent a proposal with five conditions?",
+            "Jeyhun Bayramov",
+            "Bayramov",
+        ),
+    ],
+)
+def test_article_questions_are_answered_with_the_right_quote(
+    article_bot: ChatBot, question: str, short: str, quote: str
+) -> None:
+    answer = article_bot.answer(question)
+    assert not answer.refused
+    assert short in answer.short_answer
+    assert quote in answer.citations[0].quote
+    assert answer.text.startswith(answer.short_answer)
+    _check_citations(answer)
+
+
+def test_the_ceasefire_question_cites_the_paragraph_that_says_so(article_bot: ChatBot) -> None:
+    answer = article_bot.answer("Who brokered the 2020 ceasefire?")
+    assert answer.short_answer == "Vladimir Putin"
+    first = answer.citations[0]
+    assert first.n == 1 and "[1]" in answer.text
+    assert first.text.startswith("A cease-fire deal brokered by Russian President Vladimir Putin")
+    assert first.doc_id == "caucasus-peace-talks"
+
+
+def test_follow_up_about_his_country_answers_2000(article_bot: ChatBot) -> None:
+    first = article_bot.answer("Who brokered the 2020 ceasefire?")
+    history = [Turn("user", "Who brokered the 2020 ceasefire?"), Turn("assistant", first.text)]
+    answer = article_bot.answer("How many peacekeepers has his country deployed there?", history)
+    assert "Putin" in answer.standalone_question
+    assert "2,000" in answer.short_answer
+    assert "2,000 peacekeepers" in answer.citations[0].quote
+    _check_citations(answer)
+
+
+def test_follow_up_accepts_plain_dict_history(article_bot: ChatBot) -> None:
+    history = [
+        {"role": "user", "content": "Who met Ararat Mirzoyan at the Antalya Diplomacy Forum?"},
+        {"role": "assistant", "content": "Mevlüt Çavuşoğlu — “...a historical meeting...” [1]"},
+    ]
+    answer = article_bot.answer("How did he describe the meeting?", history)
+    assert "Çavuşoğlu" in answer.standalone_question
+    assert "fruitful" in " ".join(c.quote for c in answer.citations)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of France?",
+        "Who won the 2018 FIFA World Cup?",
+        "How do I bake sourdough bread?",
+        "What is the boiling point of water?",
+    ],
+)
+def test_questions_the_article_cannot_answer_are_refused(
+    article_bot: ChatBot, question: str
+) -> None:
+    answer = article_bot.answer(question)
+    assert answer.refused
+    assert answer.citations == []
+    assert "couldn't find" in answer.text
+
+
+def test_retrieved_list_is_ranked_and_bounded(article_bot: ChatBot) -> None:
+    answer = article_bot.answer("Turkey Armenia normalization envoys")
+    scores = [r.score for r in answer.retrieved]
+    assert len(answer.retrieved) == article_bot.settings.top_k
+    assert scores == sorted(scores, reverse=True)
+    assert answer.timings_ms["total"] > 0
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("", "empty"), ("   \n\t", "empty"), ("x" * 100_000, "limit"), (None, "text")],
+)
+def test_bad_questions_are_refused_clearly(
+    article_bot: ChatBot, question: object, message: str
+) -> None:
+    with pytest.raises(InvalidQuestionError, match=message):
+        article_bot.answer(question)  # type: ignore[arg-type]
+
+
+def test_bad_history_is_refused_clearly(article_bot: ChatBot) -> None:
+    with pytest.raises(InvalidQuestionError, match="role"):
+        article_bot.answer("Who brokered the ceasefire?", [{"role": "system", "content": "x"}])
+
+
+def test_empty_index_says_how_to_add_articles(settings: Settings, embedder: Embedder) -> None:
+    bot = ChatBot(settings, Index(settings, embedder))
+    with pytest.raises(EmptyIndexError, match="bot ingest"):
+        bot.answer("Who brokered the 2020 ceasefire?")
+
+
+def test_condense_resolves_pronouns_from_the_last_answer() -> None:
+    history = [
+        Turn("user", "Who brokered the 2020 ceasefire?"),
+        Turn(
+            "assistant",
+            "Vladimir Putin — “A cease-fire deal brokered by Russian President Vladimir Putin ...” [1]",
+        ),
+    ]
+    assert condense("How many peacekeepers did his country send?", history) == (
+        "How many peacekeepers did Vladimir Putin's country send?"
+    )
+
+
+def test_condense_leaves_standalone_questions_alone() -> None:
+    history = [
+        Turn("user", "Who brokered the 2020 ceasefire?"),
+        Turn("assistant", "Vladimir Putin [1]"),
+    ]
+    question = "When did Armenia and Turkey sign a peace accord?"
+    assert not is_follow_up(question)
+    assert condense(question, history) == question
+
+
+def test_condense_borrows_context_for_elliptical_questions() -> None:
+    history = [
+        Turn("user", "When did Turkey and Armenia appoint special envoys?"),
+        Turn("assistant", "In December [1]"),
+    ]
+    standalone = condense("And where did they first meet?", history)
+    assert "envoys" in standalone
