@@ -52,7 +52,7 @@ def create_app(settings: Settings, service: Service | None = None, with_ui: bool
     install_api(app, service, settings)
     app.add_middleware(FrameHeadersMiddleware, embed_ancestors=settings.frame_ancestors)
     if with_ui:
-        _mount_ui(app, service, ui_login)
+        _mount_ui(app, service, ui_login, settings.max_upload_mb)
     return app
 
 
@@ -85,7 +85,9 @@ def _ui_login(settings: Settings) -> tuple[str, str] | None:
     return (settings.ui_user, settings.ui_password) if settings.ui_user else None
 
 
-def _mount_ui(app: FastAPI, service: Service, login: tuple[str, str] | None) -> None:
+def _mount_ui(
+    app: FastAPI, service: Service, login: tuple[str, str] | None, max_upload_mb: int
+) -> None:
     from bot.embeddings import quiet_libraries
 
     quiet_libraries()  # before gradio is imported: no analytics calls
@@ -100,16 +102,13 @@ def _mount_ui(app: FastAPI, service: Service, login: tuple[str, str] | None) -> 
         return RedirectResponse(f"{EMBED_PATH.lstrip('/')}/{query}")
 
     app.add_route(EMBED_PATH, embed_slash, methods=["GET", "HEAD"], include_in_schema=False)
+    # The same upload limit as the API, enforced by Gradio before a file is written to disk.
+    common = {"auth": login, "ssr_mode": False, "max_file_size": f"{max_upload_mb}mb"}
     # /embed first: the UI at / is a catch-all mount and would shadow it.
     gr.mount_gradio_app(
-        app,
-        build_ui(service, embed=True),
-        path=EMBED_PATH,
-        auth=login,
-        footer_links=[],
-        ssr_mode=False,
+        app, build_ui(service, embed=True), path=EMBED_PATH, footer_links=[], **common
     )
-    gr.mount_gradio_app(app, build_ui(service), path="/", auth=login, ssr_mode=False)
+    gr.mount_gradio_app(app, build_ui(service), path="/", **common)
 
 
 class FrameHeadersMiddleware:

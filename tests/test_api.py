@@ -609,6 +609,17 @@ def test_only_the_embed_page_may_be_framed_by_the_portal(server: Server) -> None
 
 
 @pytest.mark.server
+@pytest.mark.parametrize("page", ["", "/embed"])
+def test_the_ui_upload_limit_is_the_api_limit(server: Server, page: str) -> None:
+    def upload(size: int) -> httpx.Response:
+        files = {"files": ("notes.txt", b"x" * size)}
+        return httpx.post(f"{server.url}{page}/gradio_api/upload", files=files, timeout=60)
+
+    assert upload(500_000).status_code == 200
+    assert upload(1_500_000).status_code == 413  # BOT_MAX_UPLOAD_MB=1
+
+
+@pytest.mark.server
 def test_cors_allows_only_the_configured_origin(server: Server) -> None:
     def preflight(origin: str) -> httpx.Response:
         headers = {
