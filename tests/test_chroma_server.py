@@ -1,0 +1,113 @@
+"""The multi-machine mode: the index in a real Chroma server started with `chroma run`."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.chain import ChatBot
+from bot.config import Settings
+from bot.embeddings import Embedder
+from bot.errors import StoreUnavailableError
+from bot.index import Index
+from bot.ingest import ingest_paths
+
+from .conftest import ARTICLE
+
+pytestmark = pytest.mark.server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _chroma_executable() -> str:
+    found = Path(sys.executable).with_name("chroma")
+    return str(found) if found.exists() else (shutil.which("chroma") or "chroma")
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    port = _free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    log = (path / "server.log").open("w")
+    proc = subprocess.Popen(
+        [
+            _chroma_executable(),
+            "run",
+            "--path",
+            str(path / "db"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"chroma run exited: {(path / 'server.log').read_text()}")
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("chroma run did not start listening within 60 s")
+    yield port
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+def test_index_lives_in_the_chroma_server(
+    chroma_server: int, tmp_path: Path, embedder: Embedder
+) -> None:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    settings = Settings.from_env(
+        {},
+        data_dir=tmp_path / "data",
+        chroma_host="127.0.0.1",
+        chroma_port=chroma_server,
+        collection="server_articles",
+    )
+    index = Index(settings, embedder)
+    report = ingest_paths(index, [ARTICLE])
+    assert report.passages == 21
+    assert not (tmp_path / "data" / "chroma").exists()  # nothing in the embedded store
+
+    client = chromadb.HttpClient(
+        host="127.0.0.1", port=chroma_server, settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    remote = client.get_collection("server_articles")
+    assert remote.count() == 21
+    assert remote.metadata["embedding_model"] == "all-MiniLM-L6-v2"
+
+    answer = ChatBot(settings, index).answer("Who brokered the 2020 ceasefire?")
+    assert answer.short_answer == "Vladimir Putin"
+    assert answer.citations[0].passage_id in {r.passage_id for r in answer.retrieved}
+
+    index.remove("caucasus-peace-talks")
+    assert remote.count() == 0
+
+
+def test_an_unreachable_server_gives_a_clear_error(tmp_path: Path, embedder: Embedder) -> None:
+    settings = Settings.from_env(
+        {}, data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=_free_port()
+    )
+    with pytest.raises(StoreUnavailableError, match="chroma run"):
+        Index(settings, embedder)
