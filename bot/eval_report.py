@@ -91,7 +91,7 @@ def fmt(value: Any, group: str = "") -> str:
         return "–"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, int) or group in ("cases",):
+    if isinstance(value, int):
         return str(value)
     if group == "latency_ms":
         return f"{value:.1f}"

@@ -399,6 +399,7 @@ def score_case(
             {"passage_id": h.passage.passage_id, "doc_id": h.passage.doc_id} for h in ranked[:k]
         ],
         "latency_ms": round(latency_ms, 1),
+        "timings_ms": answer.timings_ms,
         "gold": {
             "answers": list(case.answers),
             "unanswerable": case.unanswerable,
@@ -679,7 +680,7 @@ def _progress(cases: list[EvalCase], enabled: bool) -> Iterable[EvalCase]:
 
 
 # --- comparing two runs -----------------------------------------------------------------------
-LOWER_IS_BETTER = ("latency_ms.",)
+LOWER_IS_BETTER = ("latency_ms.", "answer.short_answer_wrong_quote_right")
 NEUTRAL = ("cases.", "citations.total", "faithfulness.judged")
 
 
@@ -758,8 +759,8 @@ def flatten_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:
         if group == "run" or not isinstance(values, dict):
             continue
         for name, value in values.items():
-            if value is None or isinstance(value, int | float):
-                flat[f"{group}.{name}"] = None if value is None else float(value)
+            if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+                flat[f"{group}.{name}"] = value
     return flat
 
 

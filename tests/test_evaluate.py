@@ -16,6 +16,7 @@ from pydantic import Field
 from bot.cli import main
 from bot.config import Settings
 from bot.embeddings import Embedder
+from bot.eval_report import render_comparison
 from bot.evaluate import (
     JUDGE_PROMPT,
     EvalCase,
@@ -520,7 +521,12 @@ def test_cli_eval_and_compare(
 def test_compare_reports_cases_only_in_one_run_and_worse_latency(tmp_path: Path) -> None:
     def run(folder: Path, latency: float, cases: dict[str, float]) -> Path:
         folder.mkdir()
-        metrics = {"latency_ms": {"p50": latency}, "answer": {"short_f1": 0.5}, "run": {"k": 5}}
+        metrics = {
+            "latency_ms": {"p50": latency},
+            "answer": {"short_f1": 0.5, "short_answer_wrong_quote_right": latency / 1000},
+            "cases": {"total": len(cases)},
+            "run": {"k": 5},
+        }
         (folder / "metrics.json").write_text(json.dumps(metrics))
         results = [
             {"id": i, "question": i, "answer": "a", "scores": {"score": s, "outcome": "x"}}
@@ -533,7 +539,13 @@ def test_compare_reports_cases_only_in_one_run_and_worse_latency(tmp_path: Path)
     new = run(tmp_path / "new", 150.0, {"a": 0.5, "b": 0.0, "d": 1.0})
     comparison = compare_runs(old, new)
     verdicts = {m.name: m.verdict for m in comparison.metrics}
-    assert verdicts == {"latency_ms.p50": "worse", "answer.short_f1": "same"}
+    assert verdicts == {
+        "latency_ms.p50": "worse",
+        "answer.short_f1": "same",
+        "answer.short_answer_wrong_quote_right": "worse",  # more wrong headlines
+        "cases.total": "same",
+    }
+    assert "| cases.total | 3 | 3 | +0 |" in render_comparison(comparison)
     assert [c.id for c in comparison.worse] == ["a"] and comparison.better == []
     assert comparison.unchanged == 1
     assert (comparison.only_old, comparison.only_new) == (["c"], ["d"])
