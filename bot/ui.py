@@ -299,10 +299,10 @@ def add_files(
 
 
 def health_line(service: Service) -> str:
+    # Not the store's address: the page may be public, the Chroma server is not.
     health = service.health()
     return (
-        f"{health['documents']} documents, {health['passages']} passages · "
-        f"{health['mode']} answers · {health['store']}"
+        f"{health['documents']} documents, {health['passages']} passages · {health['mode']} answers"
     )
 
 
