@@ -66,7 +66,7 @@ def load_file(path: Path, source: str | None = None) -> Iterator[Document]:
         raise UnsupportedFileError(f"{source}: the file has no text to ingest.")
     yield Document(
         doc_id=doc_id_for(source),
-        title=title or _title_from_name(path),
+        title=title or _title_from_name(Path(source)),
         text=text,
         source=source,
     )

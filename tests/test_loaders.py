@@ -113,3 +113,11 @@ def test_folders_are_walked_for_supported_files(tmp_path: Path) -> None:
 def test_missing_path_says_so(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedFileError, match="no such file"):
         list(iter_documents([tmp_path / "nope"]))
+
+
+def test_title_and_id_come_from_the_given_source_name(tmp_path: Path) -> None:
+    path = tmp_path / "upload.txt"
+    path.write_text("Harbour reopened after the storm, the port authority said.", encoding="utf-8")
+    [doc] = load_file(path, source="harbour-news.txt")
+    assert doc.title == "Harbour news"
+    assert doc.doc_id == "harbour-news" and doc.source == "harbour-news.txt"
