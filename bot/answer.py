@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.conversation import condense
 from bot.errors import ConfigError, LLMError
 from bot.extract import Reading, Sentence, short_answer
+from bot.text import content_terms
 from bot.types import Hit, Turn
 
 REFUSAL = "I couldn't find that in the articles."
@@ -72,11 +73,15 @@ class ExtractiveAnswerer(Answerer):
             yield Draft(REFUSAL, refused=True)
             return
         chosen = [reading.sentences[0]]
+        # A second sentence is quoted only if it scores close to the best one and supports a
+        # part of the question the best one does not (e.g. the year the question names).
+        asked = set(reading.question.terms)
+        covered = asked & set(content_terms(chosen[0].text, with_compounds=True))
         for other in reading.sentences[1:]:
             if other.score < 0.85 * chosen[0].score:
                 break
-            same_place = other.hit_index == chosen[0].hit_index and other.start == chosen[0].start
-            if not same_place:
+            adds = (asked - covered) & set(content_terms(other.text, with_compounds=True))
+            if adds and (other.hit_index, other.start) != (chosen[0].hit_index, chosen[0].start):
                 chosen.append(other)
                 break
         short, source = best_short_answer(reading, question, chosen)

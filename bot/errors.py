@@ -63,3 +63,9 @@ class BusyError(BotError):
     """Too many requests are already waiting for an answer."""
 
     status_code = 503
+
+
+class UploadTooLargeError(UnsupportedFileError):
+    """An upload over the configured size limit."""
+
+    status_code = 413

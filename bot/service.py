@@ -22,7 +22,7 @@ from typing import Any
 from bot.catalog import DocumentInfo
 from bot.chain import ChatBot, Delta
 from bot.config import Settings
-from bot.errors import BusyError, InvalidQuestionError, UnsupportedFileError
+from bot.errors import BusyError, InvalidQuestionError, UnsupportedFileError, UploadTooLargeError
 from bot.ingest import IngestReport, ingest_documents
 from bot.loaders import SUPPORTED_HINT, SUPPORTED_SUFFIXES, load_file
 from bot.types import Answer, Turn
@@ -90,7 +90,7 @@ class Service:
             )
         limit = self.settings.max_upload_mb * 1024 * 1024
         if len(data) > limit:
-            raise UnsupportedFileError(
+            raise UploadTooLargeError(
                 f"{name}: {len(data) / 1e6:.1f} MB is over the {self.settings.max_upload_mb} MB "
                 "upload limit. Split it, or ingest it with `bot ingest`."
             )
@@ -145,7 +145,13 @@ class Service:
             return []
         with self._feedback_lock:
             lines = self.feedback_path.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        records = []
+        for line in lines:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by a killed process; the others still count
+        return records
 
     def feedback_as_cases(self) -> list[dict[str, Any]]:
         """Feedback turned into evaluation cases (the `bot eval` question-set format).
