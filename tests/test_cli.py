@@ -79,11 +79,14 @@ def test_ingest_docs_ask_remove(tmp_path: Path, capsys: pytest.CaptureFixture[st
         (["ask", "Who brokered the ceasefire?"], "bot ingest"),
         (["remove", "no-such-doc"], "bot docs"),
         (["ingest", "/no/such/path"], "no such file"),
+        (["ingest", "EMPTY_DIR"], "No files to ingest"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
+    (tmp_path / "empty").mkdir()
+    args = [str(tmp_path / "empty") if a == "EMPTY_DIR" else a for a in args]
     code, _, err = run(capsys, "--data-dir", str(tmp_path / "data"), *args)
     assert code == EXIT_USER_ERROR
     assert err.startswith("error: ") and message in err
