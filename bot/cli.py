@@ -70,10 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[Any], None]]:
     """Commands that live beside their feature: eval, serve, bench."""
-    from bot import server
+    from bot import bench, server
     from bot.evaluate import add_eval_command
 
-    return [add_eval_command, server.add_command]
+    return [add_eval_command, server.add_command, bench.add_command]
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
