@@ -353,7 +353,7 @@ def score_case(
             "recall@1": recall_at_k(matches, len(gold), 1),
             "recall@5": recall_at_k(matches, len(gold), 5),
             f"recall@{k}": recall_at_k(matches, len(gold), k),
-            "reciprocal_rank": reciprocal_rank(matches),
+            "reciprocal_rank": reciprocal_rank(matches[:k]),  # MRR@k
             "citation_precision": citation_precision(cited),
             "citation_recall": citation_recall(cited, len(gold)) if not answer.refused else 0.0,
         }
