@@ -48,7 +48,7 @@ class Settings:
     top_k: int = _f(5, "Passages handed to the answerer (and listed as retrieved).")
     candidates: int = _f(30, "Candidates each retriever returns before fusion and re-scoring.")
     refusal_threshold: float = _f(
-        0.35, "Evidence score below which the bot says the articles do not contain the answer."
+        0.40, "Evidence score below which the bot says the articles do not contain the answer."
     )
     max_question_chars: int = _f(2000, "Longest question accepted, in characters.")
     batch_size: int = _f(64, "Passages embedded and stored per batch while ingesting.")

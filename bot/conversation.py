@@ -1,10 +1,11 @@
 """Follow-up questions made standalone, without an LLM.
 
 "How many peacekeepers did his country send?" after "Who brokered the 2020 ceasefire?" (answer:
-Vladimir Putin) becomes "How many peacekeepers did Vladimir Putin's country send?". Pronouns
-are replaced by the most recent fitting entity from the conversation (people for he/his/she/her,
-places for there, and so on) and an elliptical question ("And in 2009?") borrows the content
-words of the previous question. The LLM mode rewrites with the model instead (`bot.answer`).
+Vladimir Putin) becomes "How many peacekeepers did Vladimir Putin's country send?". Personal
+pronouns (he/his/she/her) are replaced by the most recent person named in the conversation;
+other references (it, they, there, that) and elliptical questions ("And in 2009?") borrow the
+content words of the previous question instead, since guessing their antecedent goes wrong
+more often than not. The LLM mode rewrites with the model instead (`bot.answer`).
 """
 
 from __future__ import annotations
@@ -24,15 +25,13 @@ _PRONOUN_KINDS = {
     "hers": "person_pos",
     "himself": "person",
     "herself": "person",
-    "it": "thing",
-    "its": "thing_pos",
 }
 # Words that mark a follow-up but are too ambiguous to resolve to one entity.
-# "they" may be people, countries or envoys: borrowing the last question's words is safer.
-_DEICTIC = {"there", "that", "this", "these", "those", "then", "they", "them", "their"}
+# "they" may be people, countries or envoys, and "it" a treaty, a forum or a country: borrowing
+# the last question's words is safer than guessing ("Was it ratified?" is not about Armenia).
+_DEICTIC = {"there", "that", "this", "these", "those", "then", "they", "them", "their", "it", "its"}
 _LABELS = {
     "person": ["PERSON"],
-    "thing": ["ORG", "GPE", "EVENT", "LAW", "PRODUCT", "WORK_OF_ART", "NORP"],
 }
 _FOLLOW_UP_START = re.compile(r"^\s*(and|what about|how about|also|but|so|then)\b", re.I)
 MIN_CONTENT_TERMS = 2

@@ -28,6 +28,7 @@ from bot.types import Hit
 EXPECTED_LABELS: dict[str, set[str]] = {
     "person": {"PERSON", "ORG", "NORP"},
     "number": {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"},
+    "duration": {"DATE", "TIME"},
     "date": {"DATE", "TIME"},
     "place": {"GPE", "LOC", "FAC"},
     "org": {"ORG", "NORP", "GPE", "PERSON"},
@@ -38,6 +39,11 @@ _MONTHS = (
     "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
 )
 _PATTERNS = {
+    "duration": re.compile(
+        r"\b(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|several|many|few)"
+        r"\s+(?:second|minute|hour|day|week|month|year|decade|centur(?:y|ie))s?\b|\bdecades\b",
+        re.I,
+    ),
     "number": re.compile(
         r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
         r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)s?\b",
@@ -56,19 +62,20 @@ _PATTERNS = {
 
 # Sentence-score bonus for holding the kind of thing asked for; numbers and dates are found
 # reliably by pattern, names less so.
-TYPE_BONUS = {"number": 0.6, "date": 0.6, "person": 0.3, "place": 0.3, "org": 0.3}
+TYPE_BONUS = {"number": 0.6, "date": 0.6, "duration": 0.6, "person": 0.3, "place": 0.3, "org": 0.3}
 
-# Logistic evidence model, fitted by scripts/calibrate.py on the SQuAD sample's answerable and
-# unanswerable questions plus the article's questions (README has the numbers).
+# Logistic evidence model, fitted by `scripts/calibrate.py --fit` on the SQuAD sample's answerable
+# and unanswerable questions, the article's question set and off-topic questions, each source
+# weighted alike (README has the numbers).
 EVIDENCE_WEIGHTS = {
-    "bias": -4.89,
-    "dense": 2.38,
-    "coverage": 0.86,
-    "sentence": -0.11,
-    "typed": 0.12,
-    "key_sentence": 1.18,
-    "key_passage": 1.41,
-    "sentence_dense": 1.85,
+    "bias": -5.3,
+    "dense": 2.17,
+    "coverage": 1.27,
+    "sentence": 0.23,
+    "typed": 0.62,
+    "key_sentence": 1.03,
+    "key_passage": 0.47,
+    "sentence_dense": 3.4,
 }
 RESCORE_SENTENCES = 4
 SENTENCE_DENSE_WEIGHT = 1.0
@@ -95,6 +102,7 @@ class Sentence:
     coverage: float
     typed: bool
     keys: float  # share of the question's names and numbers the sentence holds
+    passage_coverage: float  # IDF-weighted share of the question's terms in its passage
 
 
 @dataclass(frozen=True)
@@ -111,8 +119,10 @@ def analyse_question(question: str) -> QuestionInfo:
     """The kind of answer the question wants, and its content terms."""
     q = question.lower()
     kind = "other"
-    if re.search(
-        r"\bhow (many|much)\b|\bwhat (number|percentage|amount|share)\b|\bhow (long|far|old|large|big)\b",
+    if re.search(r"\bhow long\b|\bfor how many (days|weeks|months|years)\b", q):
+        kind = "duration"
+    elif re.search(
+        r"\bhow (many|much)\b|\bwhat (number|percentage|amount|share)\b|\bhow (far|old|large|big)\b",
         q,
     ):
         kind = "number"
@@ -172,14 +182,11 @@ def read(
     weights = {t: idf.get(t, 1.0) for t in info.terms}
     total = sum(weights.values()) or 1.0
     candidates: list[Sentence] = []
-    passage_coverage = 0.0
     seen_terms: set[str] = set()  # terms of all passages read, for the key-term check
     for rank, hit in enumerate(hits[:max_passages]):
         text = hit.passage.text
         pterms = set(content_terms(hit.passage.title + " " + text, with_compounds=True))
         cov_p = sum(w for t, w in weights.items() if t in pterms) / total
-        if rank == 0:
-            passage_coverage = cov_p
         seen_terms |= pterms
         for s, e in sentence_spans(text):
             sentence = text[s:e]
@@ -195,7 +202,7 @@ def read(
                 + 0.2 / (1 + rank)
                 + 0.5 * max(hit.dense_similarity, 0.0)
             )
-            candidates.append(Sentence(rank, s, e, sentence, score, coverage, typed, keys))
+            candidates.append(Sentence(rank, s, e, sentence, score, coverage, typed, keys, cov_p))
     candidates.sort(key=lambda c: -c.score)
     sentence_dense = 0.0
     if embed is not None and query_vector is not None and candidates:
@@ -210,7 +217,7 @@ def read(
         sentence_dense = float(best_sim[id(candidates[0])])
     features = {
         "dense": max([h.dense_similarity for h in hits[:max_passages]] + [0.0]),
-        "coverage": passage_coverage,
+        "coverage": candidates[0].passage_coverage if candidates else 0.0,
         "sentence": candidates[0].coverage if candidates else 0.0,
         "typed": float(candidates[0].typed) if candidates and info.kind != "other" else 0.5,
         # The answer may quote the best two sentences; their names and numbers together count.
@@ -283,6 +290,7 @@ def _label_priority(kind: str, label: str) -> int:
     order = {
         "person": ["PERSON", "ORG", "NORP"],
         "number": ["CARDINAL", "QUANTITY", "MONEY", "PERCENT"],
+        "duration": ["DATE", "TIME"],
         "date": ["DATE", "TIME"],
         "place": ["GPE", "LOC", "FAC"],
         "org": ["ORG", "NORP", "GPE", "PERSON"],

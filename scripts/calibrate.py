@@ -126,6 +126,14 @@ def main() -> None:
         rows.append(("article", True, measure(article, q, [a])))
     for q in ARTICLE_UNANSWERABLE:
         rows.append(("article", False, measure(article, q, [])))
+    # The project's question set (follow-ups need the conversation, so they are left out here).
+    for line in (ROOT / "eval/article_questions.jsonl").read_text(encoding="utf-8").splitlines():
+        case = json.loads(line)
+        if not case.get("history"):
+            ok = not case.get("unanswerable")
+            rows.append(
+                ("article", ok, measure(article, case["question"], case["answers"] if ok else []))
+            )
     # Off-topic: each corpus's questions asked of the other corpus.
     for line in (
         (args.squad / "squad2_questions.jsonl").read_text(encoding="utf-8").splitlines()[::3]
@@ -188,7 +196,28 @@ def main() -> None:
         ]
         x = [[r[k] for k in keys] for _, _, r in rows]
         y = [int(ok) for _, ok, _ in rows]
-        model = LogisticRegression(C=1.0, class_weight="balanced").fit(x, y)
+        # Each source counts about as much as SQuAD, so the article's near misses matter.
+        counts = {
+            src: sum(s == src for s, _, _ in rows) for src in ("squad", "article", "off-topic")
+        }
+        weight = [counts["squad"] / counts[s] if s != "squad" else 1.0 for s, _, _ in rows]
+        model = LogisticRegression(C=1.0, class_weight="balanced").fit(x, y, sample_weight=weight)
+        from sklearn.model_selection import StratifiedKFold
+
+        article_rows = [i for i, (s, _, _) in enumerate(rows) if s == "article"]
+        held_out = {}
+        folds = StratifiedKFold(5, shuffle=True, random_state=0)
+        labels = [y[i] for i in article_rows]
+        for _, test_part in folds.split(article_rows, labels):
+            test_ids = {article_rows[j] for j in test_part}
+            train = [i for i in range(len(rows)) if i not in test_ids]
+            fold = LogisticRegression(C=1.0, class_weight="balanced").fit(
+                [x[i] for i in train],
+                [y[i] for i in train],
+                sample_weight=[weight[i] for i in train],
+            )
+            for i in test_ids:
+                held_out[i] = fold.predict_proba([x[i]])[0][1]
         weights = {"bias": round(float(model.intercept_[0]), 2)}
         weights |= {k: round(float(w), 2) for k, w in zip(keys, model.coef_[0], strict=True)}
         print("\nfitted EVIDENCE_WEIGHTS =", weights)
@@ -205,6 +234,10 @@ def main() -> None:
                 probs = model.predict_proba([[r[k] for k in keys] for r in group])[:, 1]
                 share = sum(p >= threshold for p in probs) / len(group)
                 print(f"    {name:22s} answered {share:.3f}  refused {1 - share:.3f}")
+            for ok, name in ((True, "answerable"), (False, "unanswerable")):
+                probs = [p for i, p in held_out.items() if rows[i][1] == ok]
+                share = sum(p >= threshold for p in probs) / len(probs)
+                print(f"    article {name:13s} answered {share:.3f} (5-fold held out)")
 
 
 if __name__ == "__main__":
