@@ -71,8 +71,12 @@ class Service:
             return self.bot.answer(question, history)
 
     def stream(self, question: str, history: History = None) -> Iterator[Delta | Answer]:
-        """Deltas then the Answer; validation errors raise before the first event."""
+        """Deltas then the Answer. The question is checked by this call, before any event;
+        a full queue or an empty index raise when the first event is asked for."""
         self.bot.validate_question(question)
+        return self._stream(question, history)
+
+    def _stream(self, question: str, history: History) -> Iterator[Delta | Answer]:
         with self.slot():
             yield from self.bot.stream(question, history)
 
