@@ -119,10 +119,14 @@ def analyse_question(question: str) -> QuestionInfo:
     """The kind of answer the question wants, and its content terms."""
     q = question.lower()
     kind = "other"
-    if re.search(r"\bhow long\b|\bfor how many (days|weeks|months|years)\b", q):
+    # "How long did the war last?" wants a duration; "How long is the tunnel?" a length.
+    if re.search(
+        r"\bhow long (did|does|do|will|would|has|have|had|ago)\b|\bfor how (long|many (days|weeks|months|years))\b",
+        q,
+    ):
         kind = "duration"
     elif re.search(
-        r"\bhow (many|much)\b|\bwhat (number|percentage|amount|share)\b|\bhow (far|old|large|big)\b",
+        r"\bhow (many|much)\b|\bwhat (number|percentage|amount|share)\b|\bhow (long|far|old|large|big)\b",
         q,
     ):
         kind = "number"

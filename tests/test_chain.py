@@ -164,3 +164,28 @@ def test_condense_borrows_context_for_elliptical_questions() -> None:
     ]
     standalone = condense("And where did they first meet?", history)
     assert "envoys" in standalone
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How long did the 2020 war last?", "duration"),
+        ("How long is the harbour tunnel?", "number"),
+        ("How many peacekeepers were sent?", "number"),
+        ("When did the Soviet Union collapse?", "date"),
+        ("Which leader brokered the truce?", "person"),
+        ("Where did the envoys meet?", "place"),
+        ("Why did the talks stall?", "other"),
+    ],
+)
+def test_the_kind_of_answer_a_question_wants(question: str, kind: str) -> None:
+    from bot.extract import analyse_question
+
+    assert analyse_question(question).kind == kind
+
+
+def test_a_duration_question_without_any_duration_in_the_article_is_refused(
+    article_bot: ChatBot,
+) -> None:
+    answer = article_bot.answer("How long did the 2020 war between Armenia and Azerbaijan last?")
+    assert answer.refused and answer.citations == []
