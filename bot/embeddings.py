@@ -41,10 +41,14 @@ class Embedder(ABC):
         """Embed any number of texts in batches, normalised to unit length."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        parts = [
-            self.embed_batch(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)
-        ]
-        vectors = np.vstack(parts).astype(np.float32, copy=False)
+        # Longest first, so that each batch holds texts of about the same length: a batch is
+        # padded to its longest text, and unsorted batches of news paragraphs spent most of
+        # ingest's time on padding (docs/benchmark.md has the figures).
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            chosen = order[start : start + batch_size]
+            vectors[chosen] = self.embed_batch([texts[i] for i in chosen])
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
 

@@ -26,6 +26,11 @@ from bot.errors import DocumentNotFoundError, ModelMismatchError
 from bot.store import VectorStore, chroma_client
 from bot.types import Document, Passage
 
+#: Passages per forward pass of the embedding model while ingesting. On CPU, 16 passages
+#: (sorted by length by the embedder) ran at 26 passages/s and 64 at 19/s: smaller batches
+#: keep the activations in cache. `Settings.batch_size` still sets how many are written at once.
+FORWARD_BATCH = 16
+
 
 @dataclass
 class Prepared:
@@ -80,7 +85,8 @@ class Index:
         self.catalog.mark_pending(p.document.doc_id for p in batch)
         passages = [passage for prepared in batch for passage in prepared.passages]
         vectors = self.embedder.embed(
-            [embedding_text(p) for p in passages], batch_size=self.settings.batch_size
+            [embedding_text(p) for p in passages],
+            batch_size=min(self.settings.batch_size, FORWARD_BATCH),
         )
         self.vectors.upsert([p.passage_id for p in passages], vectors, [p.doc_id for p in passages])
         stale: set[str] = set()
