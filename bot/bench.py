@@ -321,7 +321,8 @@ def ingest_worker(corpus_path: Path) -> dict[str, Any]:
 
 
 def measure_raw_encode(settings: Settings, texts: list[str], sample: int) -> dict[str, Any]:
-    """Plain `SentenceTransformer.encode` on the same texts ingest embeds (or an even sample)."""
+    """Plain `SentenceTransformer.encode` on the same texts ingest embeds (or an even sample),
+    with its default batching (sorted by length, 32 a batch: faster than 64 or 16 here)."""
     from sentence_transformers import SentenceTransformer
 
     from bot.embeddings import resolve_model_path, set_torch_threads
@@ -331,9 +332,9 @@ def measure_raw_encode(settings: Settings, texts: list[str], sample: int) -> dic
     if sample and len(texts) > sample:
         step = len(texts) / sample
         texts = [texts[int(i * step)] for i in range(sample)]
-    model.encode(texts[:8], batch_size=settings.batch_size)
+    model.encode(texts[:8])
     started = time.perf_counter()
-    model.encode(texts, batch_size=settings.batch_size, show_progress_bar=False)
+    model.encode(texts, show_progress_bar=False)  # its defaults: sorted by length, 32 a batch
     seconds = time.perf_counter() - started
     return {"raw_encode_passages_per_s": round(len(texts) / seconds, 2), "raw_texts": len(texts)}
 

@@ -1,0 +1,80 @@
+"""`bot bench` on a tiny corpus: the code path runs end to end and reports sane figures.
+
+No timing is asserted: speed is measured by running the benchmark, not by tests. The server,
+cold-start and Chroma-server parts start processes of their own and are skipped here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.bench import REQUIRED_KEYS, BenchOptions, build_corpus, run_benchmark, write_corpus
+from bot.config import Settings
+from bot.ingest import split_passages
+from bot.loaders import load_file
+
+from .conftest import SQUAD
+
+
+@pytest.mark.parametrize("passages", [200, 1000])
+def test_corpus_has_exactly_the_asked_passages_all_distinct(passages: int) -> None:
+    corpus = build_corpus(passages)
+    split = [p for doc in corpus.documents for p in split_passages(doc)]
+    assert len(split) == passages == len(corpus.texts)
+    assert len({p.text for p in split}) == passages
+    gold = {doc_id for q in corpus.questions for doc_id in q.gold_doc_ids}
+    assert corpus.questions and gold <= {doc.doc_id for doc in corpus.documents}
+
+
+def test_corpus_is_the_same_every_time_and_grows_by_adding() -> None:
+    small, large = build_corpus(300), build_corpus(600)
+    assert build_corpus(300).texts == small.texts
+    assert set(small.texts) <= set(large.texts)
+
+
+def test_fillers_never_contain_a_gold_paragraphs_sentence() -> None:
+    corpus = build_corpus(1000)
+    gold_docs = {doc_id for q in corpus.questions for doc_id in q.gold_doc_ids}
+    gold_text = " ".join(d.text for d in corpus.documents if d.doc_id in gold_docs)
+    fillers = [d for d in corpus.documents if d.doc_id.startswith("filler-")]
+    assert fillers
+    for doc in fillers[:20]:
+        for paragraph in doc.text.split("\n\n"):
+            assert paragraph not in gold_text
+
+
+def test_corpus_file_loads_through_the_real_loader(tmp_path: Path) -> None:
+    corpus = build_corpus(200)
+    path = tmp_path / "corpus.jsonl"
+    write_corpus(corpus, path)
+    loaded = list(load_file(path))
+    assert [d.doc_id for d in loaded] == [d.doc_id for d in corpus.documents]
+
+
+def test_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path: Path) -> None:
+    options = BenchOptions(
+        passages=200,
+        out_dir=tmp_path / "bench",
+        questions=20,
+        raw_sample=100,
+        cold_start=False,
+        server=False,
+        chroma_server=False,
+        squad_dir=SQUAD,
+    )
+    result = run_benchmark(options, Settings.from_env({}))
+    json.dumps(result)  # what --json prints
+    for key in REQUIRED_KEYS:
+        assert key in result, key
+    assert result["passages"] == result["index_passages"] == 200
+    assert result["questions"] == 20
+    assert result["ingest_passages_per_s"] > 0 and result["raw_encode_passages_per_s"] > 0
+    assert 100 < result["peak_rss_mb"] < 8000
+    assert 0 < result["query_p50_ms"] <= result["query_p95_ms"]
+    assert 0 < result["baseline_query_p50_ms"] <= result["baseline_query_p95_ms"]
+    assert 0.5 <= result["recall_at_5"] <= 1 and 0.3 <= result["baseline_recall_at_5"] <= 1
+    assert result["baseline_vector_max_abs_diff"] < 1e-4  # same model, same vectors
+    assert result["torch_threads"] == 1
