@@ -88,7 +88,7 @@ class BertEmbedder(Embedder):
     """A sentence-transformers BERT model with mean pooling, run directly with torch.
 
     The same weights, tokenizer and arithmetic as sentence-transformers (the vectors agree to
-    about 1e-7; tests/test_bert_embedder.py checks it), without importing sentence-transformers,
+    about 1e-7; tests/test_embeddings.py checks it), without importing sentence-transformers,
     transformers and scikit-learn: they were 5 of the 10 CPU seconds of a cold `bot ask`.
     A call also skips their per-call work (6 ms of a 22 ms query embedding). Inference keeps
     no state, so threads embed at once without a lock and use both cores in the server.
@@ -153,34 +153,27 @@ class BertEmbedder(Embedder):
         encodings = self.tokenizer.encode_batch(texts)
         with torch.inference_mode():
             ids = torch.tensor([e.ids for e in encodings])
-            mask = torch.tensor([e.attention_mask for e in encodings], dtype=torch.bool)
+            mask = torch.tensor([e.attention_mask for e in encodings])
             batch, length = ids.shape
             hidden, heads, eps = self.layout.hidden, self.layout.heads, self.layout.eps
             x = self.word[ids] + self.position[:length] + self.token_type
-            # Every layer but attention works token by token, so it runs on the real tokens
-            # only: padding costs nothing there (a third of the work for a few sentences of
-            # different lengths, as the answerer embeds them).
-            real = mask.reshape(-1).nonzero().squeeze(1)
-            x = F.layer_norm(x.reshape(-1, hidden)[real], (hidden,), *self.embedding_norm, eps)
-            # Padded keys are masked out of attention by a large negative bias, as in
-            # transformers.
-            bias = (~mask[:, None, None, :]).to(x.dtype) * torch.finfo(x.dtype).min
-            padded = x.new_zeros(batch * length, 3 * hidden)
+            x = F.layer_norm(x, (hidden,), *self.embedding_norm, eps)
+            # Padding is masked out of attention by a large negative bias, as in transformers.
+            bias = (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
             for qkv_w, qkv_b, ao_w, ao_b, an_w, an_b, i_w, i_b, o_w, o_b, on_w, on_b in self.layers:
-                padded[real] = F.linear(x, qkv_w, qkv_b)
-                q, k, v = padded.view(batch, length, 3, heads, hidden // heads).permute(
-                    2, 0, 3, 1, 4
+                q, k, v = (
+                    F.linear(x, qkv_w, qkv_b)
+                    .view(batch, length, 3, heads, hidden // heads)
+                    .permute(2, 0, 3, 1, 4)
                 )
                 attended = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-                attended = attended.transpose(1, 2).reshape(-1, hidden)[real]
+                attended = attended.transpose(1, 2).reshape(batch, length, hidden)
                 x = F.layer_norm(F.linear(attended, ao_w, ao_b) + x, (hidden,), an_w, an_b, eps)
                 inner = F.gelu(F.linear(x, i_w, i_b))
                 x = F.layer_norm(F.linear(inner, o_w, o_b) + x, (hidden,), on_w, on_b, eps)
-            # Mean pooling over each text's tokens.
-            owner = real // length
-            sums = x.new_zeros(batch, hidden).index_add_(0, owner, x)
-            counts = torch.bincount(owner, minlength=batch).clamp(min=1).to(x.dtype)
-            return (sums / counts[:, None]).numpy()
+            weights = mask.unsqueeze(-1).to(x.dtype)
+            pooled = (x * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            return pooled.numpy()
 
 
 @dataclass(frozen=True)
