@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from bot.catalog import Catalog, DocumentInfo
 from bot.config import Settings
-from bot.embeddings import Embedder, load_embedder
+from bot.embeddings import Embedder, load_embedder, release_freed_memory
 from bot.errors import DocumentNotFoundError, ModelMismatchError
 from bot.store import VectorStore, chroma_client
 from bot.types import Document, Passage
@@ -88,6 +88,7 @@ class Index:
             [embedding_text(p) for p in passages],
             batch_size=min(self.settings.batch_size, FORWARD_BATCH),
         )
+        release_freed_memory()  # else the process grows with the corpus (glibc keeps it)
         self.vectors.upsert([p.passage_id for p in passages], vectors, [p.doc_id for p in passages])
         stale: set[str] = set()
         for prepared in batch:
