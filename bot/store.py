@@ -136,11 +136,10 @@ class VectorStore:
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         """Nearest passages: (passage_id, cosine similarity), best first."""
-        n = min(k, self.count())
-        if n == 0:
-            return []
+        # Chroma returns fewer than k when it holds fewer, so there is no count() first: that
+        # was a second request per question, a round trip to a Chroma server.
         result = self.collection.query(
-            query_embeddings=[vector], n_results=n, include=["distances"]
+            query_embeddings=[vector], n_results=k, include=["distances"]
         )
         return [
             (pid, 1.0 - float(dist))
