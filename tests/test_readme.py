@@ -1,0 +1,32 @@
+"""The README's claims that code can check: the two set-up commands, CI calling the test
+command, and the configuration table matching `Settings`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+
+from bot.config import Settings
+
+from .conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_two_setup_commands_exist_and_ci_runs_the_test_one() -> None:
+    assert "make run" in README and "make test" in README
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^run:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
+    assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "torch==2.13.0" in makefile
+
+
+def test_configuration_table_lists_every_setting_with_its_default() -> None:
+    defaults = Settings()
+    for f in fields(Settings):
+        value = str(getattr(defaults, f.name)) or "(empty)"
+        assert f"| `BOT_{f.name.upper()}` | `{value}` |" in README, f.name
+
+
+def test_no_placeholder_is_left() -> None:
+    assert "PLACEHOLDER" not in README
