@@ -16,10 +16,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from bot.errors import ConfigError
+
+#: Most model instances that embed at once (see `SentenceTransformerEmbedder`).
+MAX_INSTANCES = 4
 
 PACKAGED_MODELS = {
     # name users write -> importable package that ships the weights
@@ -59,23 +63,61 @@ class Embedder(ABC):
 
 
 class SentenceTransformerEmbedder(Embedder):
-    """A sentence-transformers model loaded from a local folder."""
+    """A sentence-transformers model loaded from a local folder.
+
+    `encode()` is not safe to call from several threads on one model: the fast tokenizer is
+    reconfigured on every call ("Already borrowed"). So each call borrows one of a small pool
+    of instances that share the first one's weights, each with its own tokenizer. The pool
+    grows only when calls overlap, up to one instance per `threads` cores: the CLI loads one,
+    and the server's concurrent answers embed in parallel instead of queueing on a lock.
+    """
 
     def __init__(self, name: str, path: Path, threads: int = 1) -> None:
         set_torch_threads(threads)
         from sentence_transformers import SentenceTransformer
 
         self.name = name
+        self.path = path
         self.model = SentenceTransformer(str(path), device="cpu")
         self.dimension = int(self.model.get_embedding_dimension() or 0)
-        # encode() is not safe to call from several threads on one model at once.
-        self._lock = threading.Lock()
+        self.max_instances = max(1, min(MAX_INSTANCES, (os.cpu_count() or 1) // threads))
+        self._idle = [self.model]
+        self._instances = 1
+        self._returned = threading.Condition()
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            return self.model.encode(
+        model = self._borrow()
+        try:
+            return model.encode(
                 texts, batch_size=len(texts), convert_to_numpy=True, show_progress_bar=False
             )
+        finally:
+            with self._returned:
+                self._idle.append(model)
+                self._returned.notify()
+
+    def _borrow(self) -> Any:
+        with self._returned:
+            while not self._idle and self._instances >= self.max_instances:
+                self._returned.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._instances += 1
+        try:
+            return self._twin()
+        except BaseException:
+            with self._returned:
+                self._instances -= 1
+                self._returned.notify()
+            raise
+
+    def _twin(self) -> Any:
+        """Another instance of the model that uses the first one's weights (no second copy)."""
+        from sentence_transformers import SentenceTransformer
+
+        twin = SentenceTransformer(str(self.path), device="cpu")
+        twin.load_state_dict(self.model.state_dict(), assign=True)
+        return twin
 
 
 def release_freed_memory() -> None:
