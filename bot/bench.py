@@ -13,8 +13,9 @@ report. It measures, for a corpus of N passages:
 4. the real server (`bot serve`) under concurrent `POST /api/ask` clients;
 5. the query benchmark again with the vectors in a Chroma server (`chroma run`).
 
-The corpus is real text, varied so that every passage is distinct: the shared SQuAD 2.0 dev
-sample and the project's article. Paragraphs of the SQuAD articles alternate between two
+The corpus is real text, varied so that every passage is distinct: the SQuAD 2.0 dev sample
+in `eval/squad2-dev-sample/` and the project's article (both in the repository; `--squad` and
+`--article` point elsewhere). Paragraphs of the SQuAD articles alternate between two
 roles: "gold" paragraphs are ingested verbatim, one document each, and their questions are
 the query set (gold = the passages of that document); the other paragraphs, with the
 article's sentences, are a pool of sentences that are recombined, 1 to 4 from the same
@@ -54,8 +55,8 @@ from bot.errors import ConfigError
 from bot.types import Document
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The shared data sit beside the project (CI clones the project next to `shared/`).
-SQUAD_DIR = ROOT.parent / "shared" / "data" / "squad2-dev-sample"
+#: The default inputs ship with the repository; `--squad` and `--article` override them.
+SQUAD_DIR = ROOT / "eval" / "squad2-dev-sample"
 ARTICLE = ROOT / "corpus" / "caucasus-peace-talks.txt"
 DEFAULT_OUT = ROOT / "bench-out"
 
@@ -125,8 +126,9 @@ def build_corpus(passages: int, squad_dir: Path = SQUAD_DIR, article: Path = ART
     squad_passages = squad_dir / "squad2_passages.jsonl"
     if not squad_passages.exists() or not article.exists():
         raise ConfigError(
-            f"The benchmark corpus needs {squad_passages} and {article}. The SQuAD sample lives "
-            "in ../shared/data/ beside the project; clone the project next to it."
+            f"The benchmark corpus needs {squad_passages} and {article}. Both ship with the "
+            "repository (eval/squad2-dev-sample/, corpus/); run from a full checkout, or point "
+            "--squad and --article at copies."
         )
     paragraphs = _read_jsonl(squad_passages)
     by_title: dict[str, list[dict[str, Any]]] = {}
@@ -756,6 +758,15 @@ def add_command(subparsers: Any) -> None:
         "--skip-chroma-server", action="store_true", help="Do not query through `chroma run`."
     )
     p.add_argument(
+        "--squad",
+        type=Path,
+        default=SQUAD_DIR,
+        help="Folder with the SQuAD 2.0 sample's squad2_passages.jsonl and squad2_questions.jsonl.",
+    )
+    p.add_argument(
+        "--article", type=Path, default=ARTICLE, help="The article mixed into the corpus."
+    )
+    p.add_argument(
         "--reuse-index",
         action="store_true",
         help="Keep an index of the right size from an earlier run (ingest is not measured).",
@@ -775,6 +786,8 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         server_requests=args.server_requests,
         chroma_server=not args.skip_chroma_server,
         reuse_index=args.reuse_index,
+        squad_dir=args.squad,
+        article=args.article,
     )
     result = run_benchmark(options, settings)
     print(json.dumps(result, indent=2) if args.json else render(result))

@@ -1,14 +1,14 @@
 """Measure sentence choice and calibrate the refusal threshold of the offline answerer.
 
-Indexes the shared SQuAD 2.0 sample (and the project's article) in a scratch folder, runs
-retrieval + reading for every question, and prints:
+Indexes the SQuAD 2.0 sample in `eval/squad2-dev-sample/` (and the project's article) in a
+scratch folder, runs retrieval + reading for every question, and prints:
 - how often the top sentence contains a gold answer, and short-answer exact match;
 - the evidence score's ROC AUC, answerable vs unanswerable;
 - answered / refused rates at a range of thresholds;
 - with --fit, a logistic regression over the evidence features, to paste into
   `bot/extract.py:EVIDENCE_WEIGHTS`.
 
-    .venv/bin/python scripts/calibrate.py [--squad ../shared/data/squad2-dev-sample] [--fit]
+    .venv/bin/python scripts/calibrate.py [--squad eval/squad2-dev-sample] [--fit]
 """
 
 from __future__ import annotations
@@ -102,7 +102,12 @@ def auc(pos: list[float], neg: list[float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--squad", type=Path, default=ROOT.parent / "shared/data/squad2-dev-sample")
+    parser.add_argument(
+        "--squad",
+        type=Path,
+        default=ROOT / "eval/squad2-dev-sample",
+        help="Folder with the SQuAD 2.0 sample (default: the repository's copy).",
+    )
     parser.add_argument(
         "--work", type=Path, default=Path(tempfile.gettempdir()) / "newsbot-calibrate"
     )

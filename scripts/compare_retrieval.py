@@ -2,9 +2,10 @@
 
 The article's questions come from `eval/article_questions.jsonl` (gold = a quote the right
 passage contains; questions with history use their standalone form, unanswerable ones are
-skipped); SQuAD's from the shared sample (gold = the paragraph's document id).
+skipped); SQuAD's from the sample in `eval/squad2-dev-sample/` (gold = the paragraph's
+document id).
 
-    .venv/bin/python scripts/compare_retrieval.py [--squad ../shared/data/squad2-dev-sample]
+    .venv/bin/python scripts/compare_retrieval.py [--squad eval/squad2-dev-sample]
 """
 
 from __future__ import annotations
@@ -76,7 +77,12 @@ def evaluate(index: Index, cases: list[tuple[str, Gold]]) -> dict[str, dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--squad", type=Path, default=ROOT.parent / "shared/data/squad2-dev-sample")
+    parser.add_argument(
+        "--squad",
+        type=Path,
+        default=ROOT / "eval/squad2-dev-sample",
+        help="Folder with the SQuAD 2.0 sample (default: the repository's copy).",
+    )
     parser.add_argument(
         "--work", type=Path, default=Path(tempfile.gettempdir()) / "newsbot-retrieval"
     )

@@ -22,8 +22,7 @@ from bot.ingest import ingest_paths
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 ARTICLE = CORPUS / "caucasus-peace-talks.txt"
-SHARED = ROOT.parent / "shared"
-SQUAD = SHARED / "data" / "squad2-dev-sample"
+SQUAD = ROOT / "eval" / "squad2-dev-sample"
 
 quiet_libraries()
 

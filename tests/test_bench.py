@@ -11,12 +11,38 @@ from pathlib import Path
 
 import pytest
 
-from bot.bench import REQUIRED_KEYS, BenchOptions, build_corpus, run_benchmark, write_corpus
+from bot.bench import (
+    REQUIRED_KEYS,
+    SQUAD_DIR,
+    BenchOptions,
+    build_corpus,
+    run_benchmark,
+    write_corpus,
+)
+from bot.cli import build_parser
 from bot.config import Settings
+from bot.errors import ConfigError
 from bot.ingest import split_passages
 from bot.loaders import load_file
 
-from .conftest import SQUAD
+from .conftest import ROOT, SQUAD
+
+
+def test_default_inputs_ship_with_the_repository() -> None:
+    assert SQUAD_DIR == SQUAD and SQUAD_DIR.is_relative_to(ROOT)
+    for name in ("squad2_passages.jsonl", "squad2_questions.jsonl", "squad2_unanswerable.jsonl"):
+        assert (SQUAD_DIR / name).stat().st_size > 0, name
+
+
+def test_squad_option_reaches_the_corpus_and_a_missing_folder_says_what_to_do(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "no-sample"
+    args = build_parser().parse_args(["bench", "--squad", str(missing), "--out", str(tmp_path)])
+    assert args.squad == missing and args.article.exists()
+    with pytest.raises(ConfigError, match="--squad") as caught:
+        args.func(args, Settings.from_env({}))
+    assert str(missing / "squad2_passages.jsonl") in str(caught.value)
 
 
 @pytest.mark.parametrize("passages", [200, 1000])
