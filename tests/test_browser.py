@@ -35,7 +35,19 @@ from tests.conftest import ARTICLE, ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-CHROMIUM = Path("/usr/bin/chromium")
+
+def find_chromium() -> Path | None:
+    """Debian's /usr/bin/chromium, else `chromium` or `chromium-browser` on PATH: the same
+    search, in the same order, as the Makefile's `chromium` step, which installs it if none."""
+    debian = Path("/usr/bin/chromium")
+    if os.access(debian, os.X_OK):
+        return debian
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    return Path(found) if found else None
+
+
+CHROMIUM = find_chromium()
+NO_CHROMIUM = "Chromium is missing: `make chromium` installs it (apt-get install chromium)"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -110,8 +122,8 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
 @pytest.fixture(scope="session")
 def site() -> Iterator[Site]:
     """`python app.py` on a free port: it ingests the temporary corpus, then serves."""
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is missing: `make chromium` installs it (apt-get install chromium)")
+    if CHROMIUM is None:
+        pytest.skip(NO_CHROMIUM)
     # Not tmp_path_factory: a pytest run elsewhere on the machine may prune its old folders
     # while this server still uses one.
     with tempfile.TemporaryDirectory(prefix="newsbot-browser-") as tmp:
@@ -170,8 +182,8 @@ def _run_site(root: Path) -> Iterator[Site]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is missing: `make chromium` installs it (apt-get install chromium)")
+    if CHROMIUM is None:
+        pytest.skip(NO_CHROMIUM)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
