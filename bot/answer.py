@@ -143,7 +143,7 @@ class LLMAnswerer(Answerer):
 
     def __init__(self, settings: Settings, chat_model: Any | None = None) -> None:
         self.settings = settings
-        self.model = chat_model or _chat_model(settings)
+        self.model = chat_model or make_chat_model(settings)
 
     def condense(self, question: str, history: list[Turn]) -> str:
         if not history:
@@ -191,7 +191,8 @@ class LLMAnswerer(Answerer):
         yield Draft(REFUSAL if refused else text, refused=refused)
 
 
-def _chat_model(settings: Settings) -> Any:
+def make_chat_model(settings: Settings) -> Any:
+    """The configured OpenAI-compatible chat model (LangChain `ChatOpenAI`)."""
     try:
         from langchain_openai import ChatOpenAI
     except ImportError:

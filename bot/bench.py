@@ -52,6 +52,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.metrics import percentile
 from bot.types import Document
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -244,12 +245,6 @@ def write_corpus(corpus: Corpus, path: Path) -> None:
 
 
 # --- measuring -------------------------------------------------------------------------------------
-def percentile(values: list[float], q: float) -> float:
-    import numpy as np
-
-    return float(np.percentile(values, q)) if values else float("nan")
-
-
 def _log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 

@@ -63,17 +63,77 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="Print the effective settings (secrets masked).")
     p.set_defaults(func=cmd_config)
 
+    add_eval_command(sub)
     for register in _extra_commands():
         register(sub)
     return parser
 
 
 def _extra_commands() -> list[Callable[[Any], None]]:
-    """Commands that live beside their feature: eval, serve, bench."""
+    """Commands that live beside their feature: serve, bench."""
     from bot import bench, server
-    from bot.evaluate import add_eval_command
 
-    return [add_eval_command, server.add_command, bench.add_command]
+    return [server.add_command, bench.add_command]
+
+
+def add_eval_command(sub: Any) -> None:
+    """Register `bot eval` (run: `bot.evaluate.run_eval`; compare: `bot.compare.compare_runs`)."""
+    from bot.evaluate import DEFAULT_K
+
+    p = sub.add_parser(
+        "eval",
+        help="Evaluate answers against a question set, or compare two evaluation runs.",
+        description="Answer every question with the same pipeline as the chat, score it "
+        "without an LLM judge, and write results.jsonl, metrics.json, report.md and "
+        "report.html. `bot eval --compare OLD NEW` lists what got better or worse.",
+    )
+    p.add_argument(
+        "questions",
+        nargs="*",
+        type=Path,
+        help="Question-set JSONL files: id, question, history, answers, unanswerable, "
+        "gold_passage_ids, gold_quotes, kind (RAGAS and DeepEval field names work too).",
+    )
+    p.add_argument(
+        "--unanswerable",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="A question file whose cases are all unanswerable even without the flag (e.g. "
+        "SQuAD 2.0 'impossible' questions, which carry empty answers), of kind 'unanswerable' "
+        "unless they name one. Repeatable.",
+    )
+    p.add_argument(
+        "--corpus",
+        action="extend",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="Documents to evaluate against, ingested into a fresh index in OUT/index used only "
+        "by this run (the main index is not touched). Default: the configured index.",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="Output folder (default: eval-out/run-YYYYMMDD-HHMMSS). With --compare: where to "
+        "write compare.md.",
+    )
+    p.add_argument(
+        "--k",
+        type=int,
+        default=DEFAULT_K,
+        help=f"Retrieval depth for recall@k and MRR (default {DEFAULT_K}).",
+    )
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("OLD_DIR", "NEW_DIR"),
+        help="Compare two earlier runs' output folders instead of running an evaluation.",
+    )
+    p.add_argument("--quiet", action="store_true", help="No progress bar.")
+    p.set_defaults(func=cmd_eval)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -174,6 +234,41 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     for name, value in settings.describe().items():
         print(f"BOT_{name.upper()}={value}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """`bot eval`: run an evaluation, or compare two runs' folders."""
+    from datetime import datetime
+
+    from bot.compare import compare_runs
+    from bot.eval_report import render_comparison, summary_lines
+    from bot.evaluate import run_eval
+
+    if args.compare:
+        if args.questions or args.corpus or args.unanswerable:
+            raise BotError("--compare takes two output folders and no question files or corpus.")
+        text = render_comparison(compare_runs(*args.compare))
+        print(text)
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "compare.md").write_text(text + "\n", encoding="utf-8")
+            print(f"Wrote {args.out / 'compare.md'}")
+        return 0
+    if not args.questions and not args.unanswerable:
+        raise BotError("Name at least one question file: `bot eval QUESTIONS.jsonl`.")
+    out = args.out or Path("eval-out") / datetime.now().strftime("run-%Y%m%d-%H%M%S")
+    report = run_eval(
+        settings,
+        args.questions,
+        out,
+        corpus=args.corpus,
+        k=args.k,
+        unanswerable_files=args.unanswerable,
+        progress=not args.quiet,
+    )
+    print("\n".join(summary_lines(report.metrics)))
+    print(f"Wrote {', '.join(str(p) for p in report.files.values())}")
     return 0
 
 

@@ -1,9 +1,11 @@
-"""Evaluation reports: metric tables, the worst cases, plots, and the comparison of two runs.
+"""Evaluation reports: metric tables, the table by kind, the worst cases, plots, and the
+comparison of two runs.
 
-Renders what `bot.evaluate` computed, as `report.md` (tables and cases, no images) and a
+Renders what `bot.evaluate` wrote, as `report.md` (tables and cases, no images) and a
 self-contained `report.html` (the same plus plots embedded as base64 PNG, drawn with
-matplotlib's Agg canvas so no display or global pyplot state is needed). Computes nothing that
-is not already in the results and metrics, so a report can be rebuilt from a run's files.
+matplotlib's Agg canvas so no display or global pyplot state is needed), and what
+`bot.compare` found, as Markdown. Computes nothing that is not already in the results and
+metrics, so a report can be rebuilt from a run's files.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.evaluate import Comparison
+    from bot.compare import Comparison, MetricChange
 
 GROUPS = {
     "overall": "Overall",
@@ -32,12 +34,15 @@ GROUPS = {
 }
 
 HELP = {
+    "right": "answerable: answered and the text contains a gold answer; unanswerable: refused",
     "recall@1": "share of gold passages ranked first",
     "recall@5": "share of gold passages in the top 5",
     "mrr": "mean of 1 / rank of the first gold passage (0 when not in the top k)",
     "contains_gold": "the answer text contains a gold answer (normalised, on word boundaries)",
     "short_em": "exact match of the short answer (the full text when there is none)",
     "short_f1": "token F1 of the short answer (the full text when there is none)",
+    "short_em_all": "exact match of the short answer alone; a refusal or no short answer is 0",
+    "short_f1_all": "token F1 of the short answer alone; a refusal or no short answer is 0",
     "full_em": "exact match of the whole answer text (near 0 by nature, see notes)",
     "full_f1": "token F1 of the whole answer text (low by nature, see notes)",
     "contains_gold_when_answered": "contains-gold among the answered cases only",
@@ -67,11 +72,35 @@ NOTES = [
     "short-answer scores.",
     "Retrieval metrics come from one extra search with the standalone question, `k` deep; its "
     "first `top_k` entries are the passages the answerer saw (`retrieved` in results.jsonl).",
+    "Right (the headline by kind): an answerable case is right when it is answered and the "
+    "answer text contains a gold answer, an unanswerable one when it is refused; cases with no "
+    "gold answers have no verdict.",
+    "`short_em_all` / `short_f1_all`: the short answer alone against the gold answers (best "
+    "over them), averaged over all answerable cases with gold answers, a refusal or an empty "
+    "short answer scoring 0. `short_em` / `short_f1` fall back to the whole text when there is "
+    "no short answer.",
+    "By kind: every case with a `kind` is counted in its kind's row; cases without one are in "
+    "the row (none). Cases of an `--unanswerable` file without a kind have kind unanswerable.",
     "Case score (used for the worst cases and `--compare`): unanswerable 1 if refused; "
     "answerable 0 if refused; else the headline is judged: 1 if the short answer (or, without "
     "one, the text) contains a gold answer, else its F1; citation recall when only gold "
     "passages are known; 1 when there is no gold at all. So a right quote under a wrong short "
     "answer scores 0, although contains-gold counts it.",
+]
+
+# The by-kind table's columns: (name in metrics.json's by_kind, column heading).
+KIND_COLUMNS = [
+    ("n", "n"),
+    ("overall.right", "right"),
+    ("refusal.answerable_answered_rate", "answered"),
+    ("refusal.unanswerable_refused_rate", "refused (unans.)"),
+    ("answer.contains_gold", "contains gold"),
+    ("answer.short_em_all", "short EM (all)"),
+    ("answer.short_f1_all", "short F1 (all)"),
+    ("retrieval.recall@5", "recall@5"),
+    ("retrieval.mrr", "MRR"),
+    ("citations.recall", "citation recall"),
+    ("latency_ms.p50", "p50 ms"),
 ]
 
 COLOURS = {
@@ -87,13 +116,14 @@ COLOURS = {
 
 # --- text pieces --------------------------------------------------------------------------------
 def fmt(value: Any, group: str = "") -> str:
-    if value is None:
+    """A metric value for a table; `group` is its group (or 'group.name')."""
+    if value is None or value != value:  # None or NaN
         return "–"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
         return str(value)
-    if group == "latency_ms":
+    if group.split(".")[0] == "latency_ms":
         return f"{value:.1f}"
     return f"{value:.3f}"
 
@@ -129,11 +159,18 @@ def summary_lines(metrics: dict[str, Any]) -> list[str]:
         + f"  MRR {fmt(r['mrr'])}",
         f"answers: contains-gold {fmt(a['contains_gold'])}  short EM {fmt(a['short_em'])}  "
         f"short F1 {fmt(a['short_f1'])}  full-text F1 {fmt(a['full_f1'])}",
+        f"short answer alone, all answerable: EM {fmt(a['short_em_all'])}  "
+        f"F1 {fmt(a['short_f1_all'])}",
         f"refusal: answered {fmt(f['answerable_answered_rate'])} of answerable, refused "
         f"{fmt(f['unanswerable_refused_rate'])} of unanswerable",
         f"citations: validity {fmt(c['validity'])}  precision {fmt(c['precision'])}  "
         f"recall {fmt(c['recall'])}",
         f"latency: p50 {fmt(lat['p50'], 'latency_ms')} ms  p95 {fmt(lat['p95'], 'latency_ms')} ms",
+        f"right: {fmt(metrics['overall']['right'])}"
+        + "".join(
+            f"  {kind} {fmt(values['overall.right'])} ({values['n']})"
+            for kind, values in (metrics.get("by_kind") or {}).items()
+        ),
     ]
     if "faithfulness" in metrics:
         lines.append(f"faithfulness (LLM judge): {fmt(metrics['faithfulness']['faithful_rate'])}")
@@ -144,6 +181,34 @@ def summary_lines(metrics: dict[str, Any]) -> list[str]:
             'unanswerable, add "unanswerable": true or pass their file with --unanswerable.'
         )
     return lines
+
+
+def describe_run(run: dict[str, Any]) -> str:
+    """One sentence on what was evaluated, how, and what wrote the answers."""
+    questions = ", ".join(run.get("question_files", []))
+    if run.get("unanswerable_files"):
+        questions += f" + unanswerable {', '.join(run['unanswerable_files'])}"
+    against = ", ".join(run.get("corpus", [])) or run.get("index", "the configured index")
+    reader = f", reader {run['reader']}" if run.get("reader") else ""
+    return (
+        f"Run {run.get('started', '?')}: {questions} against {against}; answers by mode "
+        f"{run.get('mode', '?')}{reader}; top_k {run.get('top_k', '?')}, k {run.get('k', '?')}, "
+        f"refusal threshold {run.get('refusal_threshold', '?')}."
+    )
+
+
+BY_KIND_TITLE = "By kind (every metric, by kind, is in metrics.json under by_kind)"
+
+
+def kind_table(metrics: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """(headings, rows) of the main metrics by kind; no rows when no case has a kind."""
+    kinds = metrics.get("by_kind") or {}
+    headings = ["kind"] + [heading for _, heading in KIND_COLUMNS]
+    rows = [
+        [kind] + [fmt(values.get(name), name) for name, _ in KIND_COLUMNS]
+        for kind, values in kinds.items()
+    ]
+    return headings, rows
 
 
 def worst_cases(
@@ -203,24 +268,25 @@ def _md(text: str) -> str:
 
 
 def render_markdown(results: Sequence[dict[str, Any]], metrics: dict[str, Any]) -> str:
-    run = metrics.get("run", {})
     lines = [
         "# Evaluation report",
         "",
-        f"Run {run.get('started', '?')}: {', '.join(run.get('question_files', []))}"
-        + (
-            f" + unanswerable {', '.join(run['unanswerable_files'])}"
-            if run.get("unanswerable_files")
-            else ""
-        )
-        + f" against {', '.join(run.get('corpus', [])) or run.get('index', 'the configured index')}"
-        + f"; mode {run.get('mode', '?')}, top_k {run.get('top_k', '?')}, k {run.get('k', '?')}, "
-        f"refusal threshold {run.get('refusal_threshold', '?')}. Plots are in report.html.",
+        describe_run(metrics.get("run", {})) + " Plots are in report.html.",
         "",
     ]
     for title, rows in metric_tables(metrics):
         lines += [f"## {title}", "", "| metric | value | meaning |", "|---|---:|---|"]
         lines += [f"| {name} | {value} | {_md(meaning)} |" for name, value, meaning in rows]
+        lines.append("")
+    headings, kind_rows = kind_table(metrics)
+    if kind_rows:
+        lines += [
+            f"## {BY_KIND_TITLE}",
+            "",
+            "| " + " | ".join(headings) + " |",
+            "|---|" + "---:|" * (len(headings) - 1),
+        ]
+        lines += ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in kind_rows]
         lines.append("")
     lines += ["## Notes", ""] + [f"- {note}" for note in NOTES] + [""]
     for title, cases in worst_cases(results):
@@ -339,16 +405,11 @@ def render_html(
     results: Sequence[dict[str, Any]], metrics: dict[str, Any], images: dict[str, bytes]
 ) -> str:
     e = html.escape
-    run = metrics.get("run", {})
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>Evaluation report</title><style>{_STYLE}</style></head><body>",
         "<h1>Evaluation report</h1>",
-        f"<p>Run {e(str(run.get('started', '?')))}: {e(', '.join(run.get('question_files', [])))}"
-        f" against {e(', '.join(run.get('corpus', [])) or str(run.get('index', '')))}; mode "
-        f"{e(str(run.get('mode', '?')))}, top_k {e(str(run.get('top_k', '?')))}, k "
-        f"{e(str(run.get('k', '?')))}, refusal threshold "
-        f"{e(str(run.get('refusal_threshold', '?')))}.</p>",
+        f"<p>{e(describe_run(metrics.get('run', {})))}</p>",
     ]
     for name, data in images.items():
         encoded = base64.b64encode(data).decode("ascii")
@@ -360,6 +421,15 @@ def render_html(
         parts += [
             f"<tr><td>{e(n)}</td><td class='v'>{e(v)}</td><td>{e(m)}</td></tr>" for n, v, m in rows
         ]
+        parts.append("</table>")
+    headings, kind_rows = kind_table(metrics)
+    if kind_rows:
+        parts.append(f"<h2>{e(BY_KIND_TITLE)}</h2><table><tr>")
+        parts += [f"<th>{e(h)}</th>" for h in headings]
+        parts.append("</tr>")
+        for row in kind_rows:
+            cells = [f"<td>{e(row[0])}</td>"] + [f"<td class='v'>{e(c)}</td>" for c in row[1:]]
+            parts.append("<tr>" + "".join(cells) + "</tr>")
         parts.append("</table>")
     notes = "".join(f"<li>{_inline_html(note)}</li>" for note in NOTES)
     parts.append(f"<h2>Notes</h2><ul>{notes}</ul>")
@@ -414,6 +484,8 @@ def render_comparison(comparison: Comparison) -> str:
         f"worse, {c.unchanged} unchanged (by case score).",
         "",
     ]
+    if c.by_kind:
+        lines += _kind_comparison(c.by_kind)
     for title, changes in (("Cases that got worse", c.worse), ("Cases that got better", c.better)):
         lines += [f"## {title} ({len(changes)})", ""]
         for ch in changes:
@@ -428,3 +500,29 @@ def render_comparison(comparison: Comparison) -> str:
         lines.append(f"Only in the old run: {', '.join(c.only_old) or 'none'}.")
         lines.append(f"Only in the new run: {', '.join(c.only_new) or 'none'}.")
     return "\n".join(lines).rstrip()
+
+
+def _kind_comparison(by_kind: dict[str, list[MetricChange]]) -> list[str]:
+    """The main metrics by kind, old → new with the change; all of them are in metrics.json."""
+    headings = ["kind"] + [heading for _, heading in KIND_COLUMNS]
+    lines = [
+        "## By kind (old → new)",
+        "",
+        "| " + " | ".join(headings) + " |",
+        "|---|" + "---:|" * (len(headings) - 1),
+    ]
+    for kind, changes in by_kind.items():
+        named = {m.name: m for m in changes}
+        cells = [_md(kind)]
+        for name, _ in KIND_COLUMNS:
+            m = named.get(name)
+            if m is None:
+                cells.append("–")
+                continue
+            cell = f"{fmt(m.old, name)} → {fmt(m.new, name)}"
+            if m.delta:
+                mark = {"better": " ▲", "worse": " ▼"}.get(m.verdict, "")
+                cell += f" ({m.delta:+.4g}{mark})"
+            cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import string
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +27,7 @@ from bot.embeddings import quiet_libraries  # noqa: E402
 from bot.extract import analyse_question, read, short_answer  # noqa: E402
 from bot.index import Index  # noqa: E402
 from bot.ingest import ingest_paths  # noqa: E402
+from bot.metrics import normalize_answer as normalise  # noqa: E402
 from bot.retrieve import Retriever  # noqa: E402
 
 # Questions the article cannot answer (off-topic and near misses), for the refusal side.
@@ -52,13 +51,6 @@ ARTICLE_ANSWERABLE = [
     ("How many conditions did Azerbaijan's proposal contain?", "five"),
     ("Which countries would the six-nation platform comprise?", "Georgia"),
 ]
-
-
-def normalise(text: str) -> str:
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
 
 
 def build(settings: Settings, paths: list[Path]) -> Retriever:

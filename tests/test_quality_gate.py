@@ -19,7 +19,8 @@ import pytest
 
 from bot.config import Settings
 from bot.embeddings import Embedder
-from bot.evaluate import EvalReport, load_question_set, run_eval
+from bot.evaluate import EvalReport, run_eval
+from bot.questions import load_question_set
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "article_questions.jsonl"
