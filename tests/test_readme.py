@@ -1,10 +1,9 @@
 """The README's claims that code can check: the two set-up commands, CI calling the test
-command, and the configuration table matching `Settings`."""
+command, and the configuration table matching `Settings` (defaults and descriptions)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import fields
 
 from bot.config import Settings
 
@@ -21,11 +20,12 @@ def test_the_two_setup_commands_exist_and_ci_runs_the_test_one() -> None:
     assert "torch==2.13.0" in makefile
 
 
-def test_configuration_table_lists_every_setting_with_its_default() -> None:
+def test_configuration_table_lists_every_setting_with_its_default_and_description() -> None:
     defaults = Settings()
-    for f in fields(Settings):
-        value = str(getattr(defaults, f.name)) or "(empty)"
-        assert f"| `BOT_{f.name.upper()}` | `{value}` |" in README, f.name
+    for name, field in Settings.model_fields.items():
+        value = str(getattr(defaults, name)) or "(empty)"
+        row = f"| `BOT_{name.upper()}` | `{value}` | {field.description} |"
+        assert row in README, name
 
 
 def test_no_placeholder_is_left() -> None:
