@@ -16,6 +16,14 @@ from bot.extract import entities
 from bot.text import content_terms, words
 from bot.types import Turn
 
+# Two different windows on the conversation. The chain keeps the last MAX_HISTORY_TURNS of the
+# history a request brings (`bot.chain.parse_history`), a bound on what any answerer is handed
+# however long a client's history grows. Condensing a follow-up (here, and the LLM's rewrite in
+# `bot.answer`) reads only the last CONDENSE_TURNS, three exchanges: a pronoun points at
+# something said just now, and an older name would win over the one meant.
+MAX_HISTORY_TURNS = 50
+CONDENSE_TURNS = 6
+
 # Personal pronouns, replaced by the latest person named; True for the possessive ones, which
 # become "<name>'s".
 _PERSONAL_PRONOUNS = {
@@ -52,7 +60,7 @@ def condense(question: str, history: list[Turn]) -> str:
     previous = [turn for turn in history if turn.content.strip()]
     if not previous or not is_follow_up(question):
         return question
-    recent = list(reversed(previous[-6:]))  # newest first
+    recent = list(reversed(previous[-CONDENSE_TURNS:]))  # newest first
     people = [
         text for turn in recent for text, label in entities(turn.content) if label == "PERSON"
     ]
