@@ -22,6 +22,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.slow  # loads the models in-process and ingests the article: ~9 s
 def test_ingest_docs_ask_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = str(tmp_path / "data")
     code, out, _ = run(capsys, "--data-dir", data, "ingest", "--quiet", str(ARTICLE))
