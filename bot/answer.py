@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings
-from bot.conversation import condense
+from bot.conversation import CONDENSE_TURNS, condense
 from bot.errors import ConfigError, LLMError
 from bot.extract import Reading, Sentence, short_answer
 from bot.text import content_terms
@@ -150,7 +150,7 @@ class LLMAnswerer(Answerer):
             return question
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        transcript = "\n".join(f"{t.role}: {t.content}" for t in history[-6:])
+        transcript = "\n".join(f"{t.role}: {t.content}" for t in history[-CONDENSE_TURNS:])
         messages = [
             SystemMessage(CONDENSE_PROMPT),
             HumanMessage(f"Conversation:\n{transcript}\n\nLast question: {question}"),

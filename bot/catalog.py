@@ -235,21 +235,6 @@ class Catalog:
             ).fetchall()
         return {row[0]: Passage(*row) for row in rows}
 
-    def iter_passages(self, batch: int = 1000) -> Iterator[Passage]:
-        """Every passage, in insertion order, read in batches."""
-        last = 0
-        while True:
-            with self._lock:
-                rows = self._db.execute(
-                    f"SELECT rowid, {_COLUMNS} FROM passages WHERE rowid > ? ORDER BY rowid LIMIT ?",
-                    (last, batch),
-                ).fetchall()
-            if not rows:
-                return
-            last = rows[-1][0]
-            for row in rows:
-                yield Passage(*row[1:])
-
     def keyword_search(self, query: str, k: int) -> list[tuple[str, float]]:
         """BM25 over title, text and compounds: (passage_id, score), best first."""
         match = fts_query(query)

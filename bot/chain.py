@@ -28,13 +28,12 @@ from bot.citations import (
     strip_invalid,
 )
 from bot.config import Settings
+from bot.conversation import MAX_HISTORY_TURNS
 from bot.errors import EmptyIndexError, InvalidQuestionError
 from bot.extract import read
 from bot.index import Index
 from bot.retrieve import Retriever
 from bot.types import Answer, Retrieved, Turn
-
-MAX_HISTORY_TURNS = 50
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,11 @@ import re
 from bot.text import content_terms, sentence_spans
 from bot.types import Citation, Hit
 
-MARKER = re.compile(r"\s?\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+# A citation marker, `[n]` or a group `[n, m]`, and the white space before it, which goes when
+# the marker goes ("Putin [7]." -> "Putin."). The one definition: the UI links these markers.
+MARKER = re.compile(r"(?P<space>\s?)\[(?P<numbers>\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+# Markers written at the start of a sentence belong to the sentence before ("... 2020. [1]").
+_LEADING_MARKERS = re.compile(rf"(?:\s*{MARKER.pattern})+")
 MIN_SUPPORT = 0.34  # share of an answer sentence's content terms a passage sentence must hold
 
 
@@ -23,22 +27,25 @@ def cited_numbers(text: str) -> list[int]:
     """The passage numbers cited in `text`, in order of first appearance."""
     seen: list[int] = []
     for match in MARKER.finditer(text):
-        for part in match.group(1).split(","):
-            n = int(part)
+        for n in marker_numbers(match):
             if n not in seen:
                 seen.append(n)
     return seen
+
+
+def marker_numbers(match: re.Match[str]) -> list[int]:
+    """The passage numbers of one `MARKER` match: [2, 5] for `[2, 5]`."""
+    return [int(part) for part in match["numbers"].split(",")]
 
 
 def strip_invalid(text: str, valid: range) -> str:
     """Remove markers whose numbers are not in `valid`; keep the valid ones of a group."""
 
     def fix(match: re.Match[str]) -> str:
-        numbers = [int(p) for p in match.group(1).split(",") if int(p) in valid]
+        numbers = [n for n in marker_numbers(match) if n in valid]
         if not numbers:
             return ""
-        lead = match.group(0)[: len(match.group(0)) - len(match.group(0).lstrip())]
-        return lead + "".join(f"[{n}]" for n in numbers)
+        return match["space"] + "".join(f"[{n}]" for n in numbers)
 
     return MARKER.sub(fix, text)
 
@@ -83,7 +90,7 @@ def claim_spans(text: str) -> list[tuple[int, int]]:
     """Sentence spans of an answer, with markers written after a full stop kept with it."""
     spans: list[tuple[int, int]] = []
     for start, end in sentence_spans(text):
-        lead = re.match(r"(?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+", text[start:end])
+        lead = _LEADING_MARKERS.match(text[start:end])
         if lead and spans:
             spans[-1] = (spans[-1][0], start + lead.end())
             start += lead.end()
@@ -122,8 +129,7 @@ def renumber(text: str) -> tuple[str, list[int]]:
     new_number = {old: new for new, old in enumerate(order, start=1)}
 
     def fix(match: re.Match[str]) -> str:
-        lead = match.group(0)[: len(match.group(0)) - len(match.group(0).lstrip())]
-        return lead + "".join(f"[{new_number[int(p)]}]" for p in match.group(1).split(","))
+        return match["space"] + "".join(f"[{new_number[n]}]" for n in marker_numbers(match))
 
     return MARKER.sub(fix, text), order
 

@@ -1,18 +1,29 @@
-"""Settings: one dataclass, every field described; the only reader of the environment.
+"""Settings: one pydantic-settings model, every field described; the only reader of the environment.
 
 Each field `name` can be set with the environment variable `BOT_NAME` (upper case) and is
-overridden by a CLI flag where the CLI offers one. `Settings.from_env()` is called by the entry
-points, never at import time. `describe()` is what `bot config` prints, with secrets masked.
+overridden by a CLI flag where the CLI offers one. `Settings.from_env()` is the one place that
+reads the environment, called by the entry points, never at import time; `Settings(...)` alone
+is the defaults plus what it is given. A value of the wrong type or out of range (a port outside
+1-65535, a count below 1, a threshold outside 0-1) raises `ConfigError` naming the variable, so
+start-up stops with a message instead of a stack trace. `describe()` is what `bot config`
+prints, with secrets masked. The README's configuration table is checked against the fields'
+defaults and descriptions (`tests/test_readme.py`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from bot.errors import ConfigError
 
@@ -20,101 +31,141 @@ ENV_PREFIX = "BOT_"
 SECRET_FIELDS = {"llm_api_key", "api_key", "ui_password"}
 
 
-def _f(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
-
-
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
     """Everything configurable about the bot."""
 
-    data_dir: Path = _f(
-        Path("data"), "Folder for the embedded Chroma store, keyword index and feedback."
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_ignore_empty=True,  # BOT_X= (empty) means "use the default", as if unset
+        frozen=True,
+        extra="forbid",
+        allow_inf_nan=False,
     )
-    corpus_dir: Path = _f(Path("corpus"), "Articles that `python app.py` ingests before serving.")
-    collection: str = _f("articles", "Name of the Chroma collection (and keyword index) to use.")
-    chroma_host: str = _f(
-        "", "Host of a Chroma server (`chroma run`); empty means the embedded store."
+
+    data_dir: Path = Field(
+        Path("data"),
+        description="Folder for the embedded Chroma store, keyword index and feedback.",
     )
-    chroma_port: int = _f(8000, "Port of the Chroma server when chroma_host is set.")
-    embedding_model: str = _f(
+    corpus_dir: Path = Field(
+        Path("corpus"), description="Articles that `python app.py` ingests before serving."
+    )
+    collection: str = Field(
+        "articles", description="Name of the Chroma collection (and keyword index) to use."
+    )
+    chroma_host: str = Field(
+        "", description="Host of a Chroma server (`chroma run`); empty means the embedded store."
+    )
+    chroma_port: int = Field(
+        8000, description="Port of the Chroma server when chroma_host is set.", ge=1, le=65535
+    )
+    embedding_model: str = Field(
         "all-MiniLM-L6-v2",
-        "Embedding model: 'all-MiniLM-L6-v2' (packaged), a local folder, or an installed model "
-        "package exposing get_model_path().",
+        description="Embedding model: 'all-MiniLM-L6-v2' (packaged), a local folder, or an "
+        "installed model package exposing get_model_path().",
     )
-    torch_threads: int = _f(
-        1, "Threads for torch; 1 keeps a query fast while the other core is busy."
+    torch_threads: int = Field(
+        1, ge=1, description="Threads for torch; 1 keeps a query fast while the other core is busy."
     )
-    top_k: int = _f(5, "Passages handed to the answerer (and listed as retrieved).")
-    candidates: int = _f(30, "Candidates each retriever returns before fusion and re-scoring.")
-    refusal_threshold: float = _f(
-        0.40, "Evidence score below which the bot says the articles do not contain the answer."
+    top_k: int = Field(
+        5, ge=1, description="Passages handed to the answerer (and listed as retrieved)."
     )
-    max_question_chars: int = _f(2000, "Longest question accepted, in characters.")
-    batch_size: int = _f(64, "Passages embedded and stored per batch while ingesting.")
-    llm_base_url: str = _f(
-        "", "OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp, OpenAI); empty = no LLM."
+    candidates: int = Field(
+        30, ge=1, description="Candidates each retriever returns before fusion and re-scoring."
     )
-    llm_model: str = _f("", "Model name to request from the LLM server.")
-    llm_api_key: str = _f("", "API key for the LLM server (many local servers accept any value).")
-    llm_temperature: float = _f(0.0, "Sampling temperature for the LLM.")
-    llm_timeout_s: float = _f(60.0, "Seconds to wait for the LLM server.")
-    host: str = _f("127.0.0.1", "Address the web server listens on.")
-    port: int = _f(7860, "Port the web server listens on.")
-    api_key: str = _f(
-        "", "If set, /api/* (but health) and /v1/* require 'Authorization: Bearer KEY'."
+    refusal_threshold: float = Field(
+        0.40,
+        ge=0,
+        le=1,
+        description="Evidence score below which the bot says the articles do not contain the "
+        "answer.",
     )
-    ui_user: str = _f("", "If set with ui_password, the web UI asks for this login.")
-    ui_password: str = _f("", "Password for the web UI login.")
-    cors_origins: str = _f("", "Comma-separated origins allowed to call the API from a browser.")
-    frame_ancestors: str = _f(
-        "'self'", "Space-separated sources allowed to frame /embed (CSP frame-ancestors)."
+    max_question_chars: int = Field(
+        2000, ge=1, description="Longest question accepted, in characters."
     )
-    max_upload_mb: int = _f(50, "Largest accepted upload, in MB.")
-    max_concurrency: int = _f(4, "Answers computed at once by the server; more requests wait.")
-    max_queue: int = _f(64, "Requests allowed to wait for a slot before the server answers 503.")
+    batch_size: int = Field(
+        64, ge=1, description="Passages embedded and stored per batch while ingesting."
+    )
+    llm_base_url: str = Field(
+        "",
+        description="OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp, OpenAI); empty = no LLM.",
+    )
+    llm_model: str = Field("", description="Model name to request from the LLM server.")
+    llm_api_key: str = Field(
+        "", description="API key for the LLM server (many local servers accept any value)."
+    )
+    llm_temperature: float = Field(0.0, ge=0, description="Sampling temperature for the LLM.")
+    llm_timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for the LLM server.")
+    host: str = Field("127.0.0.1", description="Address the web server listens on.")
+    port: int = Field(7860, description="Port the web server listens on.", ge=1, le=65535)
+    api_key: str = Field(
+        "",
+        description="If set, /api/* (but health) and /v1/* require 'Authorization: Bearer KEY'.",
+    )
+    ui_user: str = Field("", description="If set with ui_password, the web UI asks for this login.")
+    ui_password: str = Field("", description="Password for the web UI login.")
+    cors_origins: str = Field(
+        "", description="Comma-separated origins allowed to call the API from a browser."
+    )
+    frame_ancestors: str = Field(
+        "'self'",
+        description="Space-separated sources allowed to frame /embed (CSP frame-ancestors).",
+    )
+    max_upload_mb: int = Field(50, ge=1, description="Largest accepted upload, in MB.")
+    max_concurrency: int = Field(
+        4, ge=1, description="Answers computed at once by the server; more requests wait."
+    )
+    max_queue: int = Field(
+        64,
+        ge=1,
+        description="Requests allowed to wait for a slot before the server answers 503.",
+    )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Settings from `BOT_*` variables, then `overrides` (None values are ignored)."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = environ.get(ENV_PREFIX + f.name.upper())
-            if raw is not None and raw != "":
-                values[f.name] = _convert(f.name, f.type, raw)
-        for name, value in overrides.items():
-            if value is None:
-                continue
-            if name not in {f.name for f in fields(cls)}:
-                raise ConfigError(f"Unknown setting {name!r}.")
-            values[name] = value
-        return cls(**values).validated()
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only the given values: the environment is read by `from_env` alone (from os.environ or
+        # a mapping a test or child process hands it), so `Settings()` is always the defaults.
+        return (init_settings,)
 
-    def replace(self, **changes: Any) -> Settings:
-        """A copy with some fields changed."""
-        return dataclasses.replace(self, **changes).validated()
+    @field_validator("data_dir", "corpus_dir")
+    @classmethod
+    def _expand_home(cls, path: Path) -> Path:
+        return path.expanduser()
 
-    def validated(self) -> Settings:
-        """Check ranges; raise ConfigError naming the variable to fix."""
-        positive = (
-            "top_k",
-            "candidates",
-            "max_question_chars",
-            "batch_size",
-            "torch_threads",
-            "max_upload_mb",
-            "max_concurrency",
-            "max_queue",
-        )
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be at least 1.")
+    @model_validator(mode="after")
+    def _llm_needs_a_model(self) -> Settings:
         if self.llm_base_url and not self.llm_model:
-            raise ConfigError(
+            raise ValueError(
                 "BOT_LLM_BASE_URL is set but BOT_LLM_MODEL is not: name the model to use."
             )
         return self
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from `BOT_*` variables (`os.environ`, or `environ` when given), then
+        `overrides` (the CLI's flags; None values are ignored). Raises `ConfigError`."""
+        _check_names(overrides)
+        source = EnvSettingsSource(cls) if environ is None else _MappingSource(cls, environ)
+        given = {name: value for name, value in overrides.items() if value is not None}
+        return cls._checked({**source(), **given})
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed, checked like `from_env`."""
+        _check_names(changes)
+        return self._checked({**self.model_dump(), **changes})
+
+    @classmethod
+    def _checked(cls, values: dict[str, Any]) -> Settings:
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ConfigError(" ".join(_problem(error) for error in exc.errors())) from None
 
     @property
     def generative(self) -> bool:
@@ -124,30 +175,68 @@ class Settings:
     def describe(self) -> dict[str, str]:
         """Effective settings for display, with secrets masked."""
         shown = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in SECRET_FIELDS and value:
-                value = "****" + str(value)[-2:] if len(str(value)) > 6 else "****"
-            shown[f.name] = str(value)
+        for name in type(self).model_fields:
+            value = str(getattr(self, name))
+            if name in SECRET_FIELDS and value:
+                value = "****" + value[-2:] if len(value) > 6 else "****"
+            shown[name] = value
         return shown
 
-    @staticmethod
-    def help_texts() -> dict[str, str]:
-        """Each field's description, for CLI and README."""
-        return {f.name: f.metadata["help"] for f in fields(Settings)}
+
+class _MappingSource(EnvSettingsSource):
+    """`BOT_*` variables read from a given mapping instead of `os.environ`."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        # The hook pydantic-settings' own .env source overrides. Names are looked up in lower
+        # case (the settings are case-insensitive); empty values count as unset.
+        return {name.lower(): value for name, value in self._environ.items() if value != ""}
 
 
-def _convert(name: str, type_name: Any, raw: str) -> Any:
-    kind = str(type_name)
-    try:
-        if "Path" in kind:
-            return Path(raw).expanduser()
-        if kind == "int":
-            return int(raw)
-        if kind == "float":
-            return float(raw)
-    except ValueError:
+def _check_names(values: Mapping[str, Any]) -> None:
+    unknown = sorted(set(values) - set(Settings.model_fields))
+    if unknown:
         raise ConfigError(
-            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}; fix or unset it."
-        ) from None
-    return raw
+            f"Unknown setting {unknown[0]!r}; the settings are: {', '.join(Settings.model_fields)}."
+        )
+
+
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+_KINDS = {int: "a whole number", float: "a number"}
+
+
+def _problem(error: Any) -> str:
+    """One validation error as a sentence naming the variable and what it must be."""
+    if not error["loc"]:  # a check across fields: its message already says what to do
+        return str(error["ctx"]["error"])
+    name = str(error["loc"][0])
+    variable = ENV_PREFIX + name.upper()
+    field = Settings.model_fields[name]
+    got = error["input"]
+    bounds = _bounds(field)
+    if error["type"] in _RANGE_ERRORS:
+        return f"{variable} must be {bounds} (got {got})."
+    if field.annotation in _KINDS:
+        need = _KINDS[field.annotation] + (f", {bounds}" if bounds else "")
+        return f"{variable} must be {need} (got {got})."
+    return f"{variable}: {error['msg']} (got {got})."
+
+
+def _bounds(field: FieldInfo) -> str:
+    """The field's range in words: 'between 1 and 65535', 'at least 1', 'more than 0'."""
+    limits = {
+        kind: getattr(m, kind)
+        for m in field.metadata
+        for kind in ("ge", "le", "gt")
+        if getattr(m, kind, None) is not None
+    }
+    if "ge" in limits and "le" in limits:
+        return f"between {limits['ge']} and {limits['le']}"
+    if "ge" in limits:
+        return f"at least {limits['ge']}"
+    if "gt" in limits:
+        return f"more than {limits['gt']}"
+    return ""

@@ -16,23 +16,30 @@ from bot.extract import entities
 from bot.text import content_terms, words
 from bot.types import Turn
 
-_PRONOUN_KINDS = {
-    "he": "person",
-    "him": "person",
-    "his": "person_pos",
-    "she": "person",
-    "her": "person_pos",
-    "hers": "person_pos",
-    "himself": "person",
-    "herself": "person",
+# Two different windows on the conversation. The chain keeps the last MAX_HISTORY_TURNS of the
+# history a request brings (`bot.chain.parse_history`), a bound on what any answerer is handed
+# however long a client's history grows. Condensing a follow-up (here, and the LLM's rewrite in
+# `bot.answer`) reads only the last CONDENSE_TURNS, three exchanges: a pronoun points at
+# something said just now, and an older name would win over the one meant.
+MAX_HISTORY_TURNS = 50
+CONDENSE_TURNS = 6
+
+# Personal pronouns, replaced by the latest person named; True for the possessive ones, which
+# become "<name>'s".
+_PERSONAL_PRONOUNS = {
+    "he": False,
+    "him": False,
+    "his": True,
+    "she": False,
+    "her": True,
+    "hers": True,
+    "himself": False,
+    "herself": False,
 }
 # Words that mark a follow-up but are too ambiguous to resolve to one entity.
 # "they" may be people, countries or envoys, and "it" a treaty, a forum or a country: borrowing
 # the last question's words is safer than guessing ("Was it ratified?" is not about Armenia).
 _DEICTIC = {"there", "that", "this", "these", "those", "then", "they", "them", "their", "it", "its"}
-_LABELS = {
-    "person": ["PERSON"],
-}
 _FOLLOW_UP_START = re.compile(r"^\s*(and|what about|how about|also|but|so|then)\b", re.I)
 MIN_CONTENT_TERMS = 2
 
@@ -40,7 +47,7 @@ MIN_CONTENT_TERMS = 2
 def is_follow_up(question: str) -> bool:
     """Whether the question leans on the conversation (pronouns, ellipsis)."""
     tokens = words(question)
-    if any(t in _PRONOUN_KINDS or t in _DEICTIC for t in tokens):
+    if any(t in _PERSONAL_PRONOUNS or t in _DEICTIC for t in tokens):
         return True
     return (
         bool(_FOLLOW_UP_START.match(question)) or len(content_terms(question)) < MIN_CONTENT_TERMS
@@ -53,29 +60,19 @@ def condense(question: str, history: list[Turn]) -> str:
     previous = [turn for turn in history if turn.content.strip()]
     if not previous or not is_follow_up(question):
         return question
-    recent = list(reversed(previous[-6:]))  # newest first
-    candidates = [(turn, entities(turn.content)) for turn in recent]
-
-    def antecedent(kind: str) -> str | None:
-        for label in _LABELS[kind]:
-            for _turn, ents in candidates:
-                for text, ent_label in ents:
-                    if ent_label == label and text.lower() not in question.lower():
-                        return text
-        return None
+    recent = list(reversed(previous[-CONDENSE_TURNS:]))  # newest first
+    people = [
+        text for turn in recent for text, label in entities(turn.content) if label == "PERSON"
+    ]
+    person = next((name for name in people if name.lower() not in question.lower()), None)
 
     resolved = question
     replaced = False
-    for pronoun, kind in _PRONOUN_KINDS.items():
+    for pronoun, possessive in _PERSONAL_PRONOUNS.items():
         pattern = re.compile(rf"\b{pronoun}\b", re.I)
-        if not pattern.search(resolved):
+        if person is None or not pattern.search(resolved):
             continue
-        base = kind.removesuffix("_pos")
-        name = antecedent(base)
-        if name is None:
-            continue
-        replacement = f"{name}'s" if kind.endswith("_pos") else name
-        resolved = pattern.sub(replacement, resolved)
+        resolved = pattern.sub(f"{person}'s" if possessive else person, resolved)
         replaced = True
     if not replaced or len(content_terms(resolved)) < MIN_CONTENT_TERMS + 1:
         last_question = next((t.content for t in recent if t.role == "user"), "")

@@ -1,8 +1,9 @@
 """User-facing errors.
 
 Every error a user can trigger is a `BotError` whose message says what happened and what to
-do about it. The CLI prints the message and exits non-zero; the HTTP API turns it into a 4xx.
-Anything that is not a `BotError` is a bug.
+do about it. The CLI prints the message and exits non-zero; the HTTP API answers with the
+error's `status_code`: a 4xx for bad input, 502/503 when a server it needs (the LLM, Chroma)
+fails or it is too busy. Anything that is not a `BotError` is a bug.
 """
 
 

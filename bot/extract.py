@@ -24,14 +24,15 @@ import numpy as np
 from bot.text import content_terms, sentence_spans, words
 from bot.types import Hit
 
-# Which entity labels answer which kind of question.
-EXPECTED_LABELS: dict[str, set[str]] = {
-    "person": {"PERSON", "ORG", "NORP"},
-    "number": {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"},
-    "duration": {"DATE", "TIME"},
-    "date": {"DATE", "TIME"},
-    "place": {"GPE", "LOC", "FAC"},
-    "org": {"ORG", "NORP", "GPE", "PERSON"},
+# Which entity labels answer which kind of question, the best fit first (a short answer of an
+# earlier label wins over a closer one of a later label).
+EXPECTED_LABELS: dict[str, tuple[str, ...]] = {
+    "person": ("PERSON", "ORG", "NORP"),
+    "number": ("CARDINAL", "QUANTITY", "MONEY", "PERCENT"),
+    "duration": ("DATE", "TIME"),
+    "date": ("DATE", "TIME"),
+    "place": ("GPE", "LOC", "FAC"),
+    "org": ("ORG", "NORP", "GPE", "PERSON"),
 }
 
 _MONTHS = (
@@ -293,14 +294,7 @@ def short_answer(question: QuestionInfo, question_text: str, sentence: str) -> t
 
 
 def _label_priority(kind: str, label: str) -> int:
-    order = {
-        "person": ["PERSON", "ORG", "NORP"],
-        "number": ["CARDINAL", "QUANTITY", "MONEY", "PERCENT"],
-        "duration": ["DATE", "TIME"],
-        "date": ["DATE", "TIME"],
-        "place": ["GPE", "LOC", "FAC"],
-        "org": ["ORG", "NORP", "GPE", "PERSON"],
-    }[kind]
+    order = EXPECTED_LABELS[kind]
     return order.index(label) if label in order else len(order)
 
 

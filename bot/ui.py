@@ -29,6 +29,7 @@ from typing import Any
 import gradio as gr
 
 from bot.chain import Delta
+from bot.citations import MARKER, marker_numbers
 from bot.errors import BotError
 from bot.loaders import SUPPORTED_SUFFIXES
 from bot.service import Service
@@ -45,8 +46,6 @@ DOCUMENT_HEADERS = ["id", "title", "date", "passages", "source"]
 UNEXPECTED_ERROR = (
     "Something went wrong while answering. The server log has the details; please try again."
 )
-# A citation marker in (already escaped) answer text; `[1, 2]` groups are linked number by number.
-MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 
 
 # --- per-session state -------------------------------------------------------------------------
@@ -102,11 +101,12 @@ def answer_html(answer: Answer, turn: int) -> str:
     known = {c.n for c in answer.citations}
 
     def link(match: re.Match[str]) -> str:
-        numbers = [int(part) for part in match.group(1).split(",")]
+        numbers = marker_numbers(match)
         if not all(n in known for n in numbers):
             return match.group(0)
-        return "".join(cite_link(turn, n) for n in numbers)
+        return match["space"] + "".join(cite_link(turn, n) for n in numbers)
 
+    # Escaping leaves markers as they are; `[1, 2]` groups are linked number by number.
     body = MARKER.sub(link, text_html(answer.text))
     # Classes, not data- attributes: the chat's sanitizer drops data- attributes.
     kind = "answer final refused" if answer.refused else "answer final"

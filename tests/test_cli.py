@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.slow  # loads the models in-process and ingests the article: ~9 s
 def test_ingest_docs_ask_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = str(tmp_path / "data")
     code, out, _ = run(capsys, "--data-dir", data, "ingest", "--quiet", str(ARTICLE))
@@ -124,12 +126,52 @@ def test_config_prints_settings_with_secrets_masked(
     assert "sk-very-secret-key" not in out and "BOT_LLM_API_KEY=****ey" in out
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("BOT_TOP_K", "many", "BOT_TOP_K must be a whole number, at least 1 (got many)."),
+        (
+            "BOT_REFUSAL_THRESHOLD",
+            "1.7",
+            "BOT_REFUSAL_THRESHOLD must be between 0 and 1 (got 1.7).",
+        ),
+        ("BOT_PORT", "0", "BOT_PORT must be between 1 and 65535 (got 0)."),
+    ],
+)
 def test_bad_setting_is_a_clear_error(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    message: str,
 ) -> None:
-    monkeypatch.setenv("BOT_TOP_K", "many")
-    code, _, err = run(capsys, "config")
-    assert code == EXIT_USER_ERROR and "BOT_TOP_K" in err
+    monkeypatch.setenv(variable, value)
+    code, out, err = run(capsys, "config")
+    assert code == EXIT_USER_ERROR and out == ""
+    assert err == f"error: {message}\n"
+
+
+def test_a_bad_flag_value_is_checked_like_the_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--chroma-port", "70000", "docs")
+    assert code == EXIT_USER_ERROR
+    assert err == "error: BOT_CHROMA_PORT must be between 1 and 65535 (got 70000).\n"
+
+
+def test_a_bad_setting_stops_start_up_without_a_stack_trace(tmp_path: Path) -> None:
+    env = {**os.environ, "BOT_REFUSAL_THRESHOLD": "1.7", "BOT_DATA_DIR": str(tmp_path / "d")}
+    for command in (["-m", "bot.cli", "serve"], ["app.py"]):
+        result = subprocess.run(
+            [sys.executable, *command],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == EXIT_USER_ERROR, command
+        assert result.stderr == (
+            "error: BOT_REFUSAL_THRESHOLD must be between 0 and 1 (got 1.7).\n"
+        ), command
 
 
 def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

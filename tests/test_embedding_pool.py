@@ -7,12 +7,14 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 
 from bot.embeddings import SentenceTransformerEmbedder, resolve_model_path
 
 TEXTS = [f"Report {i}: the envoys met in Vienna to talk about the border." for i in range(24)]
 
 
+@pytest.mark.slow  # loads up to three model instances: ~6 s
 def test_threads_embed_at_once_with_the_same_vectors() -> None:
     embedder = SentenceTransformerEmbedder(
         "all-MiniLM-L6-v2", resolve_model_path("all-MiniLM-L6-v2")

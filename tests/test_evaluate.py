@@ -243,7 +243,7 @@ def test_cli_eval_and_compare(
     questions, corpus = tiny_set
     old, new, cmp = tmp_path / "old", tmp_path / "new", tmp_path / "cmp"
     # old: a threshold nothing reaches, so everything is refused; new: the default.
-    monkeypatch.setenv("BOT_REFUSAL_THRESHOLD", "1.01")
+    monkeypatch.setenv("BOT_REFUSAL_THRESHOLD", "1")
     argv = ["eval", str(questions), "--corpus", str(corpus), "--quiet", "--k", "5"]
     assert main([*argv, "--out", str(old)]) == 0
     monkeypatch.delenv("BOT_REFUSAL_THRESHOLD")

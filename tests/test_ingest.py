@@ -176,6 +176,7 @@ print("FINISHED", flush=True)
 """
 
 
+@pytest.mark.slow  # two fresh processes that load the models: ~6 s
 def test_killed_ingest_leaves_a_usable_index_and_rerun_completes(
     tmp_path: Path, embedder: Embedder
 ) -> None:

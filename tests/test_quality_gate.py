@@ -40,6 +40,9 @@ THRESHOLDS = {
     "citations.recall": 0.77,  # measured 0.822
 }
 
+# Every test here reads one evaluation of the whole question set (~10 s).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def article_eval(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> EvalReport:

@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -138,11 +137,12 @@ def test_nothing_reads_from_beside_the_repository() -> None:
     assert licence.count(beside) == licence.count(beside + "/data/squad11-train/")
 
 
-def test_configuration_table_lists_every_setting_with_its_default() -> None:
+def test_configuration_table_lists_every_setting_with_its_default_and_description() -> None:
     defaults = Settings()
-    for f in fields(Settings):
-        value = str(getattr(defaults, f.name)) or "(empty)"
-        assert f"| `BOT_{f.name.upper()}` | `{value}` |" in README, f.name
+    for name, field in Settings.model_fields.items():
+        value = str(getattr(defaults, name)) or "(empty)"
+        row = f"| `BOT_{name.upper()}` | `{value}` | {field.description} |"
+        assert row in README, name
 
 
 def test_no_placeholder_is_left() -> None:

@@ -1,0 +1,49 @@
+"""Reciprocal rank fusion (`bot.retrieve.reciprocal_rank_fusion`), checked by hand against the
+formula score(id) = sum over the lists holding it of 1 / (k + rank), with k = 60."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.retrieve import RRF_K, reciprocal_rank_fusion
+
+
+def test_worked_example_with_k_60() -> None:
+    dense = ["a", "b", "c"]
+    keyword = ["b", "d", "a"]
+    fused = reciprocal_rank_fusion([dense, keyword])
+    # b: 1/62 + 1/61 = 0.0325225   a: 1/61 + 1/63 = 0.0322665
+    # d: 1/62 = 0.0161290 (keyword only)   c: 1/63 = 0.0158730 (dense only)
+    assert [pid for pid, _ in fused] == ["b", "a", "d", "c"]
+    assert [score for _, score in fused] == pytest.approx(
+        [0.0325225, 0.0322665, 0.0161290, 0.0158730], abs=1e-7
+    )
+    assert dict(fused) == {
+        "b": 1 / 62 + 1 / 61,
+        "a": 1 / 61 + 1 / 63,
+        "d": 1 / 62,
+        "c": 1 / 63,
+    }
+    assert RRF_K == 60
+
+
+def test_an_id_in_one_list_only_gets_that_lists_term() -> None:
+    fused = dict(reciprocal_rank_fusion([["x", "y"], ["y"]]))
+    assert fused == {"x": 1 / 61, "y": 1 / 62 + 1 / 61}
+
+
+def test_ties_keep_first_seen_order() -> None:
+    # x and y swap places: equal scores (1/61 + 1/62); x was seen first.
+    assert [pid for pid, _ in reciprocal_rank_fusion([["x", "y"], ["y", "x"]])] == ["x", "y"]
+    assert [pid for pid, _ in reciprocal_rank_fusion([["y", "x"], ["x", "y"]])] == ["y", "x"]
+    # Both first in a list of their own: equal 1/61 each, in the order of the lists.
+    assert reciprocal_rank_fusion([["p"], ["q"]]) == [("p", 1 / 61), ("q", 1 / 61)]
+
+
+def test_the_constant_sets_how_much_rank_matters() -> None:
+    assert reciprocal_rank_fusion([["a", "b"]], k=0) == [("a", 1.0), ("b", 0.5)]
+
+
+def test_no_lists_or_empty_lists_fuse_to_nothing() -> None:
+    assert reciprocal_rank_fusion([]) == []
+    assert reciprocal_rank_fusion([[], []]) == []
