@@ -97,13 +97,20 @@ CANNED_EVENTS: list[Delta | Answer] = [Delta("Canned "), Delta("[1]."), canned_a
 
 class FakeService:
     """Stands in for `Service` (API routes and UI callbacks): streams the events it was
-    given, then raises `error` if one is set; records what it is asked, rated and sent."""
+    given, `delay_s` apart, then raises `error` if one is set; records what it is asked,
+    rated and sent, and how many streams have ended (run out, failed or closed early: the
+    real service frees an answering slot then)."""
 
     def __init__(
-        self, events: list[Delta | Answer] | None = None, error: Exception | None = None
+        self,
+        events: list[Delta | Answer] | None = None,
+        error: Exception | None = None,
+        delay_s: float = 0.0,
     ) -> None:
         self.events = events or []
         self.error = error
+        self.delay_s = delay_s
+        self.ended_streams = 0
         self.asked: list[tuple[str, list[Turn]]] = []
         self.ratings: list[dict[str, Any]] = []
         self.uploads: list[tuple[str, bytes]] = []
@@ -111,9 +118,14 @@ class FakeService:
 
     def stream(self, question: str, history: Any = None) -> Iterator[Delta | Answer]:
         self.asked.append((question, list(history or [])))
-        yield from self.events
-        if self.error:
-            raise self.error
+        try:
+            for event in self.events:
+                time.sleep(self.delay_s)
+                yield event
+            if self.error:
+                raise self.error
+        finally:
+            self.ended_streams += 1
 
     def ask(self, question: str, history: Any = None) -> Answer:
         """The last Answer of the stream (or its error)."""
