@@ -1,10 +1,11 @@
-"""The HTTP API, tested against a real server process, plus in-process checks of the failure
-paths that only a misbehaving service can produce.
+"""The HTTP API, tested against a real server process, plus in-process checks of what a real
+service does not produce on demand (failures, a slow stream whose client goes away), of the
+exact stream framing and of the body limits.
 
 One `bot serve` process serves the whole session: the project's corpus ingested into a
 temporary store, an API key set (so every request also exercises the key check), a portal
 allowed to frame /embed, a browser origin allowed by CORS and a 1 MB upload limit. The
-in-process tests build the app around `FakeService`, a hand-written stand-in for `Service`.
+in-process tests build the app around `tests.helpers.FakeService`, a stand-in for `Service`.
 """
 
 from __future__ import annotations
