@@ -1,11 +1,13 @@
 """The web server: one FastAPI app serving the HTTP API, the chat UI at `/` and the compact
 embeddable UI at `/embed`, and the `bot serve` command that starts it.
 
-This module owns assembly and process start-up: ingesting `BOT_CORPUS_DIR` (unchanged articles
-are skipped), loading models before the first request, framing headers (only `/embed` may be
-framed by other sites, as `BOT_FRAME_ANCESTORS` allows) and running uvicorn. Routes live in
-`bot.api` and the UI in `bot.ui`; FastAPI, Gradio and uvicorn are imported only when a server
-is built, so the rest of the CLI starts fast.
+This module owns assembly and process start-up: putting the API's routers, error handlers,
+body limit and CORS policy together, the API docs (`/docs`, `/redoc`) with their scripts served
+from the `fastapi-offline` package instead of a CDN, ingesting `BOT_CORPUS_DIR` (unchanged
+articles are skipped), loading models before the first request, framing headers (only `/embed`
+may be framed by other sites, as `BOT_FRAME_ANCESTORS` allows) and running uvicorn. Routes
+live in `bot.api` and `bot.openai_api` and the UI in `bot.ui`; FastAPI, Gradio and uvicorn are
+imported only when a server is built, so the rest of the CLI starts fast.
 """
 
 from __future__ import annotations
@@ -33,15 +35,15 @@ QUICK_REQUEST_THREADS = 16
 def create_app(settings: Settings, service: Service | None = None, with_ui: bool = True) -> FastAPI:
     """The whole web app. `service` defaults to one built from `settings` (which loads the
     index and models); `with_ui=False` leaves out the Gradio pages (API only)."""
-    from fastapi import FastAPI
+    from fastapi_offline import FastAPIOffline
 
-    from bot.api import install_api
     from bot.service import Service
 
     ui_login = _ui_login(settings)  # before any slow work: a half-set login is a config error
     if service is None:
         service = Service(settings)
-    app = FastAPI(
+    # FastAPI's own /docs and /redoc load their scripts from a CDN: blank pages offline.
+    app = FastAPIOffline(
         lifespan=_thread_pool_for(settings),
         title="Newsbot",
         description="Answers questions about news articles with checked citations. "
@@ -49,11 +51,42 @@ def create_app(settings: Settings, service: Service | None = None, with_ui: bool
         "When BOT_API_KEY is set, send `Authorization: Bearer KEY`.",
         version="0.1.0",
     )
-    install_api(app, service, settings)
+    _install_api(app, service, settings)
     app.add_middleware(FrameHeadersMiddleware, embed_ancestors=settings.frame_ancestors)
     if with_ui:
         _mount_ui(app, service, ui_login, settings.max_upload_mb)
     return app
+
+
+def _install_api(app: FastAPI, service: Service, settings: Settings) -> None:
+    """The `/api` and `/v1` routes, every error as JSON, the body-size limit and CORS."""
+    from fastapi.middleware.cors import CORSMiddleware
+
+    from bot import api, openai_api
+    from bot.api_errors import install_error_handlers, unknown_route_router
+    from bot.limits import BodyLimitMiddleware
+
+    app.state.service = service
+    app.state.settings = settings
+    known = [api.router, api.public, openai_api.router]
+    for router in known:
+        app.include_router(router)
+    app.include_router(unknown_route_router(["/api", "/v1"], known))  # after the known routes
+    install_error_handlers(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        upload_path=api.UPLOAD_PATH,
+        upload_bytes=settings.max_upload_mb * 1024 * 1024,
+    )
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        # Bearer keys, not cookies: browsers on these origins may call the API with a key.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
 
 
 def _thread_pool_for(settings: Settings) -> Any:

@@ -1,18 +1,17 @@
-"""The HTTP API, tested against a real server process, plus in-process checks of the failure
-paths that only a misbehaving service can produce.
+"""The HTTP API, tested against a real server process, plus in-process checks of what a real
+service does not produce on demand (failures, a slow stream whose client goes away), of the
+exact stream framing and of the body limits.
 
 One `bot serve` process serves the whole session: the project's corpus ingested into a
 temporary store, an API key set (so every request also exercises the key check), a portal
 allowed to frame /embed, a browser origin allowed by CORS and a 1 MB upload limit. The
-in-process tests build the app around `FakeService`, a hand-written stand-in for `Service`.
+in-process tests build the app around `tests.helpers.FakeService`, a stand-in for `Service`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
+import re
 import sys
 import threading
 import time
@@ -25,14 +24,23 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.api import INTERNAL_ERROR, ChatMessage, split_chat_messages
+from bot.api_errors import INTERNAL_ERROR
 from bot.chain import Delta
 from bot.config import Settings
 from bot.errors import BusyError, ConfigError, InvalidQuestionError
+from bot.limits import MAX_JSON_BYTES, BodyLimitMiddleware
+from bot.openai_api import ChatMessage, split_chat_messages
 from bot.server import create_app
-from bot.types import Answer
 
-from .conftest import CORPUS, ROOT
+from .conftest import CORPUS
+from .helpers import (
+    CANNED_EVENTS,
+    FakeService,
+    canned_answer,
+    child_env,
+    free_port,
+    running_server,
+)
 
 KEY = "test-key-0123456789"
 PORTAL = "https://portal.example.org"
@@ -53,9 +61,8 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`bot serve` on a free port with the corpus ingested; stopped after the session."""
     folder = tmp_path_factory.mktemp("server")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update(
+    port = free_port()
+    env = child_env(
         BOT_DATA_DIR=str(folder / "data"),
         BOT_CORPUS_DIR=str(CORPUS),
         BOT_API_KEY=KEY,
@@ -63,43 +70,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         BOT_CORS_ORIGINS=PORTAL,
         BOT_MAX_UPLOAD_MB="1",
     )
-    log = folder / "server.log"
-    command = [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"]
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [*command, "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=out
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(url, process, log)
+    command = [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    log = folder / "server.log"
+    with running_server(command, f"{url}/api/health", log, env, STARTUP_SECONDS):
         yield Server(url, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"the server did not come up in {STARTUP_SECONDS}s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -117,10 +92,14 @@ def ask(api: httpx.Client, question: str, history: list[dict[str, str]] | None =
 
 
 def parse_sse(body: str) -> list[tuple[str, Any]]:
-    """(event, data) pairs of a text/event-stream body; `message` when no event is named."""
+    """(event, data) pairs of a text/event-stream body; `message` when no event is named.
+    Comment blocks (keep-alive pings) are skipped."""
     events = []
     for block in body.strip().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        lines = [line for line in block.splitlines() if not line.startswith(":")]
+        if not lines:
+            continue
+        fields = dict(line.split(": ", 1) for line in lines if ": " in line)
         data = fields.get("data", "")
         events.append(
             (fields.get("event", "message"), data if data == "[DONE]" else json.loads(data))
@@ -644,39 +623,38 @@ def test_openapi_documents_the_request_fields(server: Server) -> None:
     assert "history" in ask_request and ask_request["history"]["description"]
     assert "/v1/chat/completions" in spec["paths"] and "/api/documents" in spec["paths"]
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"].lower() == "bearer"
-    assert httpx.get(f"{server.url}/docs", timeout=30).status_code == 200
 
 
-# --- in process: failures a real service does not produce on demand ------------------------------
-class FakeService:
-    """Stands in for `Service`: a canned answer, or the failure the test sets."""
-
-    def __init__(self, settings: Settings, fail: Exception | None = None) -> None:
-        self.settings = settings
-        self.fail = fail
-
-    def answer(self, question: str) -> Answer:
-        return Answer("Canned [1].", [], False, question, question, [])
-
-    def ask(self, question: str, history: Any = None) -> Answer:
-        if self.fail:
-            raise self.fail
-        return self.answer(question)
-
-    def stream(self, question: str, history: Any = None) -> Iterator[Delta | Answer]:
-        yield Delta("Canned ")
-        if self.fail:
-            raise self.fail
-        yield Delta("[1].")
-        yield self.answer(question)
-
-    def health(self) -> dict[str, Any]:
-        return {"status": "ok"}
+@pytest.mark.server
+@pytest.mark.parametrize(("page", "kinds"), [("/docs", {"js", "css"}), ("/redoc", {"js"})])
+def test_the_api_docs_work_offline(server: Server, page: str, kinds: set[str]) -> None:
+    """The docs pages load their scripts, styles and icon from this server, never a CDN."""
+    html = httpx.get(server.url + page, timeout=30)
+    assert html.status_code == 200 and "text/html" in html.headers["content-type"]
+    assert not re.findall(r"https?://", html.text), "the page names another host"
+    assets = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html.text)
+    assert {url.rsplit(".", 1)[-1] for url in assets} == {*kinds, "png"}, assets
+    for url in assets:
+        asset = httpx.get(server.url + url, timeout=30)
+        assert asset.status_code == 200, url
+        kind = url.rsplit(".", 1)[-1]
+        expected = {"js": "javascript", "css": "text/css", "png": "image/png"}[kind]
+        assert expected in asset.headers["content-type"], url
+        # The real bundles, not an error page.
+        assert len(asset.content) > (10_000 if kind != "png" else 100), url
 
 
+# --- in process, around a fake service: failures on demand, exact framing --------------------
 def client_for(tmp_path: Path, fail: Exception | None = None, **settings: Any) -> TestClient:
+    """The API alone around a `FakeService` that answers "Canned [1]." in two pieces, or
+    fails with `fail` after the first piece."""
+    service = FakeService(CANNED_EVENTS[:1], fail) if fail else FakeService(CANNED_EVENTS)
+    return client_around(tmp_path, service, **settings)
+
+
+def client_around(tmp_path: Path, service: FakeService, **settings: Any) -> TestClient:
     config = Settings.from_env({}, data_dir=tmp_path / "data", **settings)
-    app = create_app(config, FakeService(config, fail), with_ui=False)  # type: ignore[arg-type]
+    app = create_app(config, service, with_ui=False)  # type: ignore[arg-type]
     return TestClient(app, raise_server_exceptions=False)
 
 
@@ -729,6 +707,129 @@ def test_a_failure_mid_stream_is_an_error_event(
     assert ("message", "[DONE]") not in chunks
 
 
+def test_the_answer_stream_is_framed_as_named_events(tmp_path: Path) -> None:
+    final = canned_answer("Wer?")
+    service = FakeService([Delta("Erdoğan — “quoted” "), Delta("[1]."), final])
+    response = client_around(tmp_path, service).post("/api/ask/stream", json={"question": "Wer?"})
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["x-accel-buffering"] == "no"
+    answer = json.dumps(final.to_dict(), ensure_ascii=False)
+    assert response.content.decode() == (
+        'event: delta\ndata: {"text": "Erdoğan — “quoted” "}\n\n'
+        'event: delta\ndata: {"text": "[1]."}\n\n'
+        "event: citations\ndata: []\n\n"
+        f"event: answer\ndata: {answer}\n\n"
+        "event: done\ndata: {}\n\n"
+    )
+
+
+def test_the_openai_stream_is_data_blocks_ending_with_done(tmp_path: Path) -> None:
+    client = client_for(tmp_path)
+    body = {"stream": True, "messages": [{"role": "user", "content": "Who?"}]}
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.headers["content-type"].startswith("text/event-stream")
+    blocks = response.text.split("\n\n")
+    assert blocks[-2:] == ["data: [DONE]", ""]
+    chunks = [json.loads(b.removeprefix("data: ")) for b in blocks[:-2]]
+    assert all(b.startswith("data: {") and "\n" not in b for b in blocks[:-2])
+    assert [c["choices"][0]["delta"].get("content") for c in chunks] == [
+        "",
+        "Canned ",
+        "[1].",
+        None,
+    ]
+    assert (
+        chunks[-1]["text"] == "Canned [1]." and chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    )
+
+
+def test_the_official_openai_client_reads_both_answer_forms(tmp_path: Path) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(base_url="http://testserver/v1", api_key="-", http_client=client_for(tmp_path))
+    messages: Any = [{"role": "user", "content": "Who?"}]
+    completion = client.chat.completions.create(model="newsbot", messages=messages)
+    assert completion.choices[0].message.content == "Canned [1]."
+    chunks = list(client.chat.completions.create(model="x", messages=messages, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Canned [1]."
+    assert chunks[-1].model_extra is not None and chunks[-1].model_extra["refused"] is False
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/ask/stream", {"question": "Who?"}),
+        ("/v1/chat/completions", {"stream": True, "messages": [{"role": "user", "content": "?"}]}),
+    ],
+)
+def test_a_client_that_goes_away_ends_its_answer_stream(
+    tmp_path: Path, path: str, body: dict[str, Any]
+) -> None:
+    """The answer stream is closed at once (which frees the answering slot), not when the
+    rest of the answer would have been computed or the garbage collector gets to it."""
+    import uvicorn
+
+    service = FakeService([Delta(f"{i} ") for i in range(200)], delay_s=0.05)  # 10 s in all
+    config = Settings.from_env({}, data_dir=tmp_path / "data")
+    app = create_app(config, service, with_ui=False)  # type: ignore[arg-type]
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with httpx.stream("POST", f"http://127.0.0.1:{port}{path}", json=body) as response:
+            assert response.status_code == 200
+            lines = response.iter_lines()
+            assert any(next(lines).startswith("data: ") for _ in range(2))
+        deadline = time.monotonic() + 3
+        while service.ended_streams == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert service.ended_streams == 1
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+# --- in process: request-body limits ---------------------------------------------------------
+def test_a_json_body_over_the_limit_is_a_json_413(tmp_path: Path) -> None:
+    client = client_for(tmp_path)
+    big = {"question": "Who?", "history": [{"role": "user", "content": "x" * MAX_JSON_BYTES}]}
+    declared = client.post("/api/ask", json=big)
+    assert declared.status_code == 413
+    assert "1024 KB limit" in declared.json()["error"]
+    half = b'{"question": "' + b"x" * (MAX_JSON_BYTES // 2)
+    chunked = client.post("/v1/chat/completions", content=iter([half, half, b'"}']), headers=JSON)
+    assert chunked.status_code == 413
+    assert "Send a shorter question" in chunked.json()["error"]
+    small = client.post("/api/ask", content=iter([b'{"question": ', b'"Who?"}']), headers=JSON)
+    assert small.status_code == 200
+
+
+def test_an_upload_over_bot_max_upload_mb_is_a_json_413(tmp_path: Path) -> None:
+    service = FakeService()
+    client = client_around(tmp_path, service, max_upload_mb=2)
+    response = client.post("/api/documents", files={"file": ("big.txt", b"x" * (3 * 2**20))})
+    assert response.status_code == 413
+    assert "2 MB limit (BOT_MAX_UPLOAD_MB)" in response.json()["error"]
+    assert service.uploads == []
+    # Over the JSON limit but under the upload limit: it reaches the service.
+    response = client.post("/api/documents", files={"file": ("ok.txt", b"x" * (3 * 2**19))})
+    assert response.status_code == 200 and response.json()["added"] == ["ok"]
+    assert [(name, len(data)) for name, data in service.uploads] == [("ok.txt", 3 * 2**19)]
+
+
+def test_the_body_limit_leaves_the_web_ui_alone() -> None:
+    middleware = BodyLimitMiddleware(None, upload_path="/api/documents", upload_bytes=2**20)  # type: ignore[arg-type]
+    assert (
+        middleware.limit({"type": "http", "path": "/gradio_api/upload", "method": "POST"}) is None
+    )
+    assert middleware.limit({"type": "http", "path": "/v1/models", "method": "GET"}) is not None
+
+
 def test_a_key_with_non_ascii_characters_is_just_wrong(tmp_path: Path) -> None:
     client = client_for(tmp_path, api_key="s3cret")
     response = client.get(
@@ -740,14 +841,14 @@ def test_a_key_with_non_ascii_characters_is_just_wrong(tmp_path: Path) -> None:
 def test_a_half_configured_ui_login_is_refused(tmp_path: Path) -> None:
     config = Settings.from_env({}, data_dir=tmp_path / "data", ui_user="admin")
     with pytest.raises(ConfigError, match="BOT_UI_PASSWORD"):
-        create_app(config, FakeService(config), with_ui=True)  # type: ignore[arg-type]
+        create_app(config, FakeService(), with_ui=True)  # type: ignore[arg-type]
 
 
 def test_the_thread_pool_has_room_for_the_whole_queue(tmp_path: Path) -> None:
     import anyio.to_thread
 
     config = Settings.from_env({}, data_dir=tmp_path / "data", max_queue=100)
-    app = create_app(config, FakeService(config), with_ui=False)  # type: ignore[arg-type]
+    app = create_app(config, FakeService(), with_ui=False)  # type: ignore[arg-type]
 
     @app.get("/threads")
     async def threads() -> int:

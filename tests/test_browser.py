@@ -12,16 +12,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -32,6 +27,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from tests.conftest import ARTICLE, ROOT
+from tests.helpers import child_env, free_port, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -76,12 +72,6 @@ SCRIPT_TEXT = "<script>window.__pwned = 1</script>"
 IMG_TEXT = '<img src=x onerror="window.__pwned=2">'
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Site:
     """The running bot server and the two parent pages that frame its /embed page."""
@@ -100,23 +90,6 @@ def _serve_folder(folder: Path, port: int) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", port), partial(Quiet, directory=str(folder)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url + "/embed/", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(
-        f"the server did not answer within {STARTUP_TIMEOUT_S}s:\n{log.read_text()[-3000:]}"
-    )
 
 
 @pytest.fixture(scope="session")
@@ -148,8 +121,7 @@ def _run_site(root: Path) -> Iterator[Site]:
         )
         parents.append(_serve_folder(folder, parent_port))
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update(
+    env = child_env(
         BOT_DATA_DIR=str(root / "data"),
         BOT_CORPUS_DIR=str(corpus),
         BOT_PORT=str(port),
@@ -157,25 +129,16 @@ def _run_site(root: Path) -> Iterator[Site]:
         BOT_FRAME_ANCESTORS=f"'self' http://127.0.0.1:{allowed_port}",
         GRADIO_ANALYTICS_ENABLED="False",
     )
-    log = root / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=out, stderr=out
-        )
+    command = [sys.executable, str(ROOT / "app.py")]
     try:
-        _wait_until_up(url, process, log)
-        yield Site(
-            url=url,
-            data_dir=root / "data",
-            allowed_parent=f"http://127.0.0.1:{allowed_port}/",
-            refused_parent=f"http://127.0.0.1:{refused_port}/",
-        )
+        with running_server(command, url + "/embed/", root / "server.log", env, STARTUP_TIMEOUT_S):
+            yield Site(
+                url=url,
+                data_dir=root / "data",
+                allowed_parent=f"http://127.0.0.1:{allowed_port}/",
+                refused_parent=f"http://127.0.0.1:{refused_port}/",
+            )
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
         for parent in parents:
             parent.shutdown()
 

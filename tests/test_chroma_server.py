@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,14 +17,9 @@ from bot.index import Index
 from bot.ingest import ingest_paths
 
 from .conftest import ARTICLE
+from .helpers import free_port, running_server
 
 pytestmark = pytest.mark.server
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _chroma_executable() -> str:
@@ -37,39 +29,14 @@ def _chroma_executable() -> str:
 
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    port = _free_port()
+    """`chroma run` on a free port with a temporary folder; its port."""
+    port = free_port()
     path = tmp_path_factory.mktemp("chroma-server")
-    log = (path / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            _chroma_executable(),
-            "run",
-            "--path",
-            str(path / "db"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"chroma run exited: {(path / 'server.log').read_text()}")
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("chroma run did not start listening within 60 s")
-    yield port
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    command = [_chroma_executable(), "run", "--path", str(path / "db")]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    heartbeat = f"http://127.0.0.1:{port}/api/v2/heartbeat"
+    with running_server(command, heartbeat, path / "server.log", timeout_s=60):
+        yield port
 
 
 def test_index_lives_in_the_chroma_server(
@@ -107,7 +74,7 @@ def test_index_lives_in_the_chroma_server(
 
 def test_an_unreachable_server_gives_a_clear_error(tmp_path: Path, embedder: Embedder) -> None:
     settings = Settings.from_env(
-        {}, data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=_free_port()
+        {}, data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=free_port()
     )
     with pytest.raises(StoreUnavailableError, match="chroma run"):
         Index(settings, embedder)

@@ -1,5 +1,5 @@
 """The web UI's logic without a browser: escaping, citation links, the sources panel, the
-per-session conversation, and what the callbacks ask of the Service (a hand-written fake).
+per-session conversation, and what the callbacks ask of the Service (`tests.helpers.FakeService`).
 tests/test_browser.py checks the same things on the real page."""
 
 from __future__ import annotations
@@ -7,16 +7,14 @@ from __future__ import annotations
 import html
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
 import pytest
 
 from bot.chain import Delta
-from bot.errors import BotError, EmptyIndexError, UnsupportedFileError
+from bot.errors import BotError, EmptyIndexError
 from bot.types import Answer, Citation, Turn
 from bot.ui import (
     UNEXPECTED_ERROR,
@@ -35,6 +33,8 @@ from bot.ui import (
     standalone_text,
     text_html,
 )
+
+from .helpers import FakeService
 
 NASTY = [
     "<script>window.__pwned = 1</script>",
@@ -79,38 +79,6 @@ def answer(
         standalone_question=standalone or question,
         retrieved=[],
     )
-
-
-class FakeService:
-    """Records what the UI asks; streams the events it was given."""
-
-    def __init__(self, events: list[Delta | Answer] | None = None, error: Exception | None = None):
-        self.events = events or []
-        self.error = error
-        self.asked: list[tuple[str, list[Turn]]] = []
-        self.ratings: list[dict[str, Any]] = []
-        self.uploads: list[tuple[str, bytes]] = []
-        self.bot = SimpleNamespace(validate_question=lambda q: q.strip())
-
-    def stream(self, question: str, history: list[Turn]) -> Iterator[Delta | Answer]:
-        self.asked.append((question, list(history)))
-        yield from self.events
-        if self.error:
-            raise self.error
-
-    def record_feedback(self, question: str, answer: dict, rating: int, history: Any) -> None:
-        self.ratings.append(
-            {"question": question, "answer": answer, "rating": rating, "history": history}
-        )
-
-    def feedback_as_cases(self) -> list[dict[str, Any]]:
-        return [{"id": f"feedback-{i}", **r} for i, r in enumerate(self.ratings, start=1)]
-
-    def upload(self, filename: str, data: bytes) -> Any:
-        if not data.strip():
-            raise UnsupportedFileError(f"{filename}: the file is empty.")
-        self.uploads.append((filename, data))
-        return SimpleNamespace(summary=lambda: "1 added")
 
 
 # --- escaping ----------------------------------------------------------------------------------
@@ -269,7 +237,7 @@ def test_a_bad_upload_does_not_stop_the_others(tmp_path: Path) -> None:
     service = FakeService()
     seen: list[tuple[int, int, str]] = []
     done, errors = add_files(service, [empty, good], lambda *step: seen.append(step))  # type: ignore[arg-type]
-    assert done == ["good.txt: 1 added"]
+    assert done == ["good.txt: 1 added, 0 updated, 0 unchanged; 1 passages written"]
     assert errors == ["empty.txt: the file is empty."]
     assert seen == [(0, 2, "empty.txt"), (1, 2, "good.txt")]
     assert service.uploads == [("good.txt", b"Some news.")]
