@@ -406,17 +406,14 @@ def plain_langchain_pipeline(settings: Settings, index: Any, directory: Path) ->
     )
     store = Chroma(collection_name="baseline", embedding_function=embeddings, client=client)
     target = client.get_collection("baseline")
-    source = index.vectors.collection
-    total = source.count()
     sample_texts: list[str] = []
     sample_vectors: list[Any] = []
-    for offset in range(0, total, 5000):
-        got = source.get(limit=5000, offset=offset, include=["embeddings"])
-        passages = index.catalog.get_passages(got["ids"])
-        keep = [i for i, pid in enumerate(got["ids"]) if pid in passages]
-        ids = [got["ids"][i] for i in keep]
+    for page_ids, page_vectors in index.vectors.pages(5000):
+        passages = index.catalog.get_passages(page_ids)
+        keep = [i for i, pid in enumerate(page_ids) if pid in passages]
+        ids = [page_ids[i] for i in keep]
         texts = [embedding_text(passages[pid]) for pid in ids]
-        vectors = [got["embeddings"][i] for i in keep]
+        vectors = [page_vectors[i] for i in keep]
         for start in range(0, len(ids), 1000):
             target.upsert(
                 ids=ids[start : start + 1000],
