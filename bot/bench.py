@@ -50,6 +50,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.jsonl import json_objects
 from bot.metrics import percentile
 from bot.procs import PROJECT_ROOT, child_env, free_port, running_server
 from bot.types import Document
@@ -227,8 +228,9 @@ def _date(n: int) -> str:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    """The records of one of the SQuAD sample's files (a broken line is named)."""
+    example = "those described in eval/squad2-dev-sample/README.md"
+    return [record for _, _, record in json_objects(path, str(path), ConfigError, example)]
 
 
 def write_corpus(corpus: Corpus, path: Path) -> None:
