@@ -65,17 +65,6 @@ FILLER_PARAGRAPHS_PER_ARTICLE = 10
 FILLER_MIN_CHARS = 80
 FILLER_MAX_CHARS = 900
 WARM_UP_QUESTIONS = 3
-REQUIRED_KEYS = (
-    "passages",
-    "ingest_passages_per_s",
-    "raw_encode_passages_per_s",
-    "peak_rss_mb",
-    "query_p50_ms",
-    "query_p95_ms",
-    "baseline_query_p50_ms",
-    "recall_at_5",
-    "baseline_recall_at_5",
-)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Reading articles from files: .txt, .md, .html/.htm, .pdf and .jsonl feeds.
 
-`iter_documents(paths)` walks files and folders and yields `Document`s one at a time, so a
-folder of thousands of articles or a large JSONL feed never sits in memory at once. Problems
-with one input raise `UnsupportedFileError` naming the file and what to do. Splitting into
+`iter_input_files(paths)` walks files and folders; `load_file(path)` yields one file's
+`Document`s one at a time, so a folder of thousands of articles or a large JSONL feed never
+sits in memory at once. Problems with one input raise `UnsupportedFileError` naming the file
+and what to do. Splitting into
 passages is `bot.ingest`'s job, not this module's.
 """
 
@@ -35,12 +36,6 @@ def iter_input_files(paths: list[Path]) -> Iterator[Path]:
                     yield child
         else:
             yield path
-
-
-def iter_documents(paths: list[Path]) -> Iterator[Document]:
-    """Every document in the given files and folders, streamed."""
-    for file in iter_input_files(paths):
-        yield from load_file(file)
 
 
 def load_file(path: Path, source: str | None = None) -> Iterator[Document]:
