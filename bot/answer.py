@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.conversation import CONDENSE_TURNS, condense
 from bot.errors import ConfigError, LLMError
 from bot.extract import Reading, Sentence, short_answer
-from bot.text import content_terms
+from bot.text import content_terms, fence_passage
 from bot.types import Hit, Turn
 
 REFUSAL = "I couldn't find that in the articles."
@@ -126,7 +126,7 @@ def format_passages(hits: list[Hit]) -> str:
     blocks = []
     for n, hit in enumerate(hits, start=1):
         p = hit.passage
-        text = re.sub(r"(?i)</?\s*passage", "[passage-tag]", p.text)
+        text = fence_passage(p.text)
         header = f'<passage n="{n}" title="{_attr(p.title)}" date="{_attr(p.date)}">'
         blocks.append(f"{header}\n{text}\n</passage>")
     return "\n".join(blocks)

@@ -36,7 +36,6 @@ import os
 import random
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,7 +43,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,31 +50,21 @@ from typing import Any
 
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.jsonl import json_objects
 from bot.metrics import percentile
+from bot.procs import PROJECT_ROOT, child_env, free_port, running_server
 from bot.types import Document
 
-ROOT = Path(__file__).resolve().parent.parent
 #: The default inputs ship with the repository; `--squad` and `--article` override them.
-SQUAD_DIR = ROOT / "eval" / "squad2-dev-sample"
-ARTICLE = ROOT / "corpus" / "caucasus-peace-talks.txt"
-DEFAULT_OUT = ROOT / "bench-out"
+SQUAD_DIR = PROJECT_ROOT / "eval" / "squad2-dev-sample"
+ARTICLE = PROJECT_ROOT / "corpus" / "caucasus-peace-talks.txt"
+DEFAULT_OUT = PROJECT_ROOT / "bench-out"
 
 FILLER_PARAGRAPHS_PER_ARTICLE = 10
 #: Fillers stay between the splitter's minimum and maximum, so each is exactly one passage.
 FILLER_MIN_CHARS = 80
 FILLER_MAX_CHARS = 900
 WARM_UP_QUESTIONS = 3
-REQUIRED_KEYS = (
-    "passages",
-    "ingest_passages_per_s",
-    "raw_encode_passages_per_s",
-    "peak_rss_mb",
-    "query_p50_ms",
-    "query_p95_ms",
-    "baseline_query_p50_ms",
-    "recall_at_5",
-    "baseline_recall_at_5",
-)
 
 
 @dataclass(frozen=True)
@@ -229,8 +217,9 @@ def _date(n: int) -> str:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    """The records of one of the SQuAD sample's files (a broken line is named)."""
+    example = "those described in eval/squad2-dev-sample/README.md"
+    return [record for _, _, record in json_objects(path, str(path), ConfigError, example)]
 
 
 def write_corpus(corpus: Corpus, path: Path) -> None:
@@ -249,10 +238,9 @@ def _log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def child_env(settings: Settings) -> dict[str, str]:
-    """The environment for child processes: the measured settings and nothing else of ours."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update(
+def measured_env(settings: Settings) -> dict[str, str]:
+    """The environment for a child `bot` process: the measured settings and nothing else of ours."""
+    return child_env(
         BOT_DATA_DIR=str(settings.data_dir),
         BOT_COLLECTION=settings.collection,
         BOT_EMBEDDING_MODEL=settings.embedding_model,
@@ -262,14 +250,12 @@ def child_env(settings: Settings) -> dict[str, str]:
         BOT_CANDIDATES=str(settings.candidates),
         BOT_CORPUS_DIR=str(settings.data_dir / "no-corpus"),
     )
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
-    return env
 
 
 def measure_ingest(settings: Settings, corpus_path: Path) -> dict[str, Any]:
     """Ingest the corpus in a fresh process; its rate, timings and peak RSS."""
     cmd = [sys.executable, "-m", "bot.bench", "--ingest-worker", str(corpus_path)]
-    done = subprocess.run(cmd, env=child_env(settings), capture_output=True, text=True)
+    done = subprocess.run(cmd, env=measured_env(settings), capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"the ingest process failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -406,17 +392,14 @@ def plain_langchain_pipeline(settings: Settings, index: Any, directory: Path) ->
     )
     store = Chroma(collection_name="baseline", embedding_function=embeddings, client=client)
     target = client.get_collection("baseline")
-    source = index.vectors.collection
-    total = source.count()
     sample_texts: list[str] = []
     sample_vectors: list[Any] = []
-    for offset in range(0, total, 5000):
-        got = source.get(limit=5000, offset=offset, include=["embeddings"])
-        passages = index.catalog.get_passages(got["ids"])
-        keep = [i for i, pid in enumerate(got["ids"]) if pid in passages]
-        ids = [got["ids"][i] for i in keep]
+    for page_ids, page_vectors in index.vectors.pages(5000):
+        passages = index.catalog.get_passages(page_ids)
+        keep = [i for i, pid in enumerate(page_ids) if pid in passages]
+        ids = [page_ids[i] for i in keep]
         texts = [embedding_text(passages[pid]) for pid in ids]
-        vectors = [got["embeddings"][i] for i in keep]
+        vectors = [page_vectors[i] for i in keep]
         for start in range(0, len(ids), 1000):
             target.upsert(
                 ids=ids[start : start + 1000],
@@ -466,7 +449,7 @@ def measure_cold_start(settings: Settings, question: str, runs: int) -> dict[str
             started = time.perf_counter()
             process = subprocess.Popen(
                 [sys.executable, "-m", "bot.cli", "ask", question],
-                env=child_env(settings),
+                env=measured_env(settings),
                 stdout=subprocess.PIPE,
                 stderr=errors,
                 text=True,
@@ -489,44 +472,8 @@ def measure_cold_start(settings: Settings, question: str, runs: int) -> dict[str
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def running(
-    cmd: list[str], env: dict[str, str], ready: Callable[[], bool], log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A child process, started and waited for until `ready()`; stopped on exit."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("wb") as out:
-        process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 600
-            while not ready():
-                if process.poll() is not None:
-                    raise RuntimeError(f"{cmd[0]} exited early; see {log}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{' '.join(cmd)} did not become ready; see {log}")
-                time.sleep(0.5)
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
+#: How long a server started by the benchmark may take to answer (a large index loads slowly).
+SERVER_START_S = 600
 
 
 def _post_json(url: str, body: dict[str, Any]) -> int:
@@ -550,7 +497,7 @@ def measure_server(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "bot.cli", "serve", "--port", str(port), "--no-ingest"]
-    with running(cmd, child_env(settings), lambda: _http_ok(f"{base}/api/health"), log):
+    with running_server(cmd, f"{base}/api/health", log, measured_env(settings), SERVER_START_S):
         for q in questions[:WARM_UP_QUESTIONS]:
             _post_json(f"{base}/api/ask", {"question": q.question})
 
@@ -597,7 +544,7 @@ def measure_chroma_server(
     port = free_port()
     cmd = [str(chroma), "run", "--path", str(copy), "--host", "127.0.0.1", "--port", str(port)]
     heartbeat = f"http://127.0.0.1:{port}/api/v2/heartbeat"
-    with running(cmd, dict(os.environ), lambda: _http_ok(heartbeat), work / "chroma-server.log"):
+    with running_server(cmd, heartbeat, work / "chroma-server.log", timeout_s=SERVER_START_S):
         remote = settings.replace(chroma_host="127.0.0.1", chroma_port=port)
         timings = measure_queries(remote, questions, None)
     shutil.rmtree(copy, ignore_errors=True)

@@ -38,6 +38,11 @@ def marker_numbers(match: re.Match[str]) -> list[int]:
     return [int(part) for part in match["numbers"].split(",")]
 
 
+def strip_markers(text: str) -> str:
+    """`text` without its citation markers (and the space before each)."""
+    return MARKER.sub("", text)
+
+
 def strip_invalid(text: str, valid: range) -> str:
     """Remove markers whose numbers are not in `valid`; keep the valid ones of a group."""
 
@@ -177,5 +182,5 @@ def _sentences_citing(text: str, n: int) -> list[str]:
     for start, end in claim_spans(text):
         sentence = text[start:end]
         if n in cited_numbers(sentence):
-            found.append(MARKER.sub("", sentence))
-    return found or [MARKER.sub("", text)]
+            found.append(strip_markers(sentence))
+    return found or [strip_markers(text)]

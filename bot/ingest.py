@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bot.errors import BotError, UnsupportedFileError
 from bot.index import Index, Prepared
-from bot.loaders import iter_input_files, load_file
+from bot.loaders import SUPPORTED_HINT, iter_input_files, load_file
 from bot.text import sentence_spans
 from bot.types import Document, Passage
 
@@ -199,8 +199,7 @@ def ingest_paths(index: Index, paths: list[Path], progress: bool = False) -> Ing
     files = list(iter_input_files(paths))
     if not files:
         raise UnsupportedFileError(
-            "No files to ingest in " + ", ".join(map(str, paths)) + ". Supported: .txt, .md, "
-            ".html, .pdf, .jsonl."
+            "No files to ingest in " + ", ".join(map(str, paths)) + ". " + SUPPORTED_HINT
         )
 
     def documents() -> Iterable[Document]:

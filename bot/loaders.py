@@ -1,20 +1,21 @@
 """Reading articles from files: .txt, .md, .html/.htm, .pdf and .jsonl feeds.
 
-`iter_documents(paths)` walks files and folders and yields `Document`s one at a time, so a
-folder of thousands of articles or a large JSONL feed never sits in memory at once. Problems
-with one input raise `UnsupportedFileError` naming the file and what to do. Splitting into
+`iter_input_files(paths)` walks files and folders; `load_file(path)` yields one file's
+`Document`s one at a time, so a folder of thousands of articles or a large JSONL feed never
+sits in memory at once. Problems with one input raise `UnsupportedFileError` naming the file
+and what to do. Splitting into
 passages is `bot.ingest`'s job, not this module's.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from bot.errors import UnsupportedFileError
+from bot.jsonl import json_objects
 from bot.types import Document
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -35,12 +36,6 @@ def iter_input_files(paths: list[Path]) -> Iterator[Path]:
                     yield child
         else:
             yield path
-
-
-def iter_documents(paths: list[Path]) -> Iterator[Document]:
-    """Every document in the given files and folders, streamed."""
-    for file in iter_input_files(paths):
-        yield from load_file(file)
 
 
 def load_file(path: Path, source: str | None = None) -> Iterator[Document]:
@@ -183,35 +178,21 @@ def _pdf_text(path: Path, source: str) -> tuple[str, str]:
 
 def _load_jsonl(path: Path, source: str) -> Iterator[Document]:
     """One article per line: id, title, text, and optional url and date."""
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            where = f"{source} line {number}"
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise UnsupportedFileError(
-                    f"{where}: not valid UTF-8 JSON ({exc}). Each line must be one JSON object "
-                    'like {"id": ..., "title": ..., "text": ...}.'
-                ) from None
-            if not isinstance(record, dict):
-                raise UnsupportedFileError(
-                    f"{where}: expected a JSON object, got {type(record).__name__}."
-                )
-            missing = [key for key in ("id", "text") if not record.get(key)]
-            if missing:
-                raise UnsupportedFileError(
-                    f"{where}: missing {', '.join(missing)}; each article needs an id and text."
-                )
-            text = normalise_text(str(record["text"]))
-            if not text.strip():
-                raise UnsupportedFileError(f"{where}: the text is empty.")
-            yield Document(
-                doc_id=str(record["id"]),
-                title=str(record.get("title") or record["id"]),
-                text=text,
-                source=str(record.get("source") or source),
-                date=str(record.get("date") or ""),
-                url=str(record.get("url") or ""),
+    example = '{"id": ..., "title": ..., "text": ...}'
+    for _, where, record in json_objects(path, source, UnsupportedFileError, example):
+        missing = [key for key in ("id", "text") if not record.get(key)]
+        if missing:
+            raise UnsupportedFileError(
+                f"{where}: missing {', '.join(missing)}; each article needs an id and text."
             )
+        text = normalise_text(str(record["text"]))
+        if not text.strip():
+            raise UnsupportedFileError(f"{where}: the text is empty.")
+        yield Document(
+            doc_id=str(record["id"]),
+            title=str(record.get("title") or record["id"]),
+            text=text,
+            source=str(record.get("source") or source),
+            date=str(record.get("date") or ""),
+            url=str(record.get("url") or ""),
+        )

@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-_MARKERS = re.compile(r"\s?\[\d{1,3}(?:\s*,\s*\d{1,3})*\]")
 
 
 def normalize_answer(text: str) -> str:
@@ -64,11 +63,6 @@ def contains_answer(text: str, answers: Sequence[str]) -> bool:
     ('10' is not found in '100')."""
     haystack = f" {normalize_answer(text)} "
     return any((needle := normalize_answer(a)) and f" {needle} " in haystack for a in answers)
-
-
-def strip_markers(text: str) -> str:
-    """The answer text without its [n] citation markers."""
-    return _MARKERS.sub("", text)
 
 
 def passage_matches(

@@ -16,13 +16,13 @@ they have none); a case with no answers and no flag is answerable with unknown g
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.errors import BotError, InvalidQuestionError
+from bot.jsonl import json_objects
 from bot.types import Turn
 
 QUESTION_FIELDS = ("question", "user_input", "input")  # native, RAGAS, DeepEval
@@ -82,25 +82,11 @@ def load_question_set(path: Path, all_unanswerable: bool = False) -> list[EvalCa
     """The cases in one JSONL file; `all_unanswerable` marks every case unanswerable."""
     if not path.is_file():
         raise QuestionSetError(f"{path}: no such question file. Check the path.")
-    cases = []
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            where = f"{path} line {number}"
-            try:
-                record = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise QuestionSetError(
-                    f"{where}: not valid UTF-8 JSON ({exc}). Each line must be one JSON object "
-                    'like {"id": "q1", "question": "...", "answers": ["..."]}.'
-                ) from None
-            if not isinstance(record, dict):
-                raise QuestionSetError(
-                    f"{where}: expected a JSON object, got {type(record).__name__}."
-                )
-            cases.append(parse_case(record, where, f"{path.stem}:{number}", all_unanswerable))
-    return cases
+    example = '{"id": "q1", "question": "...", "answers": ["..."]}'
+    return [
+        parse_case(record, where, f"{path.stem}:{number}", all_unanswerable)
+        for number, where, record in json_objects(path, str(path), QuestionSetError, example)
+    ]
 
 
 def parse_case(

@@ -77,11 +77,8 @@ class Retriever:
         return Retrieval(query, hits, vector, timings)
 
     def _similarities(self, vector: np.ndarray, ids: list[str]) -> dict[str, float]:
-        got = self.index.vectors.collection.get(ids=ids, include=["embeddings"])
-        return {
-            pid: float(np.dot(np.asarray(emb, dtype=np.float32), vector))
-            for pid, emb in zip(got["ids"], got["embeddings"], strict=True)
-        }
+        stored = self.index.vectors.get_vectors(ids)
+        return {pid: float(np.dot(stored_vector, vector)) for pid, stored_vector in stored.items()}
 
 
 def reciprocal_rank_fusion(rankings: list[list[str]], k: int = RRF_K) -> list[tuple[str, float]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot.citations import strip_markers
 from bot.metrics import (
     best_over,
     citation_precision,
@@ -21,7 +22,6 @@ from bot.metrics import (
     percentile,
     recall_at_k,
     reciprocal_rank,
-    strip_markers,
     token_f1,
 )
 

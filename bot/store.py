@@ -10,7 +10,7 @@ Passage text and metadata live in `bot.catalog`; Chroma holds ids, vectors and t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ class VectorStore:
         self.embedder = embedder
         self.name = name
         try:
-            self.collection = client.get_or_create_collection(
+            self._collection = client.get_or_create_collection(
                 name=name,
                 embedding_function=ChromaEmbeddingFunction(embedder.name, embedder),
                 metadata={
@@ -106,7 +106,7 @@ class VectorStore:
         self._check_model()
 
     def _check_model(self) -> None:
-        meta = self.collection.metadata or {}
+        meta = self._collection.metadata or {}
         built_with = meta.get("embedding_model")
         dimension = meta.get("embedding_dimension")
         if built_with != self.embedder.name or (
@@ -115,30 +115,46 @@ class VectorStore:
             raise ModelMismatchError(_mismatch_message(self.name, built_with, self.embedder.name))
 
     def count(self) -> int:
-        return int(self.collection.count())
+        return int(self._collection.count())
 
     def upsert(self, ids: list[str], vectors: np.ndarray, doc_ids: list[str]) -> None:
         if ids:
-            self.collection.upsert(
+            self._collection.upsert(
                 ids=ids, embeddings=vectors, metadatas=[{"doc_id": d} for d in doc_ids]
             )
 
     def delete(self, ids: list[str]) -> None:
         if ids:
-            self.collection.delete(ids=ids)
+            self._collection.delete(ids=ids)
 
     def ids_of_documents(self, doc_ids: list[str]) -> set[str]:
         """Every vector id stored for these documents (used to repair a killed ingest)."""
         if not doc_ids:
             return set()
         where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": doc_ids}}
-        return set(self.collection.get(where=where, include=[])["ids"])
+        return set(self._collection.get(where=where, include=[])["ids"])
+
+    def get_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of these passage ids; ids that are not stored are left out."""
+        if not ids:
+            return {}
+        got = self._collection.get(ids=ids, include=["embeddings"])
+        return {
+            pid: np.asarray(vector, dtype=np.float32)
+            for pid, vector in zip(got["ids"], got["embeddings"], strict=True)
+        }
+
+    def pages(self, size: int = 5000) -> Iterator[tuple[list[str], list[np.ndarray]]]:
+        """Every stored (ids, vectors), `size` at a time: for copying the vectors elsewhere."""
+        for offset in range(0, self.count(), size):
+            got = self._collection.get(limit=size, offset=offset, include=["embeddings"])
+            yield list(got["ids"]), list(got["embeddings"])
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         """Nearest passages: (passage_id, cosine similarity), best first."""
         # Chroma returns fewer than k when it holds fewer, so there is no count() first: that
         # was a second request per question, a round trip to a Chroma server.
-        result = self.collection.query(
+        result = self._collection.query(
             query_embeddings=[vector], n_results=k, include=["distances"]
         )
         return [

@@ -1,7 +1,8 @@
 """Small text utilities shared by ingestion, keyword search and answering.
 
-Sentence spans (so quotes can be located exactly in a passage), word tokens, stemming and
-stop words. Pure functions, no models: spaCy's entity recogniser lives in `bot.extract`.
+Sentence spans (so quotes can be located exactly in a passage), word tokens, stemming, stop
+words, and the fence that keeps passage text from closing its `<passage>` block in a prompt.
+Pure functions, no models: spaCy's entity recogniser lives in `bot.extract`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ _ABBREVIATIONS = set(
 )
 
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+|$)")
+_PASSAGE_TAG = re.compile(r"(?i)</?\s*passage")
 _WORD = re.compile(r"[0-9]+(?:[.,][0-9]+)*%?|[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
 
 STOPWORDS = frozenset(
@@ -106,3 +108,10 @@ def content_terms(text: str, with_compounds: bool = False) -> list[str]:
             continue
         terms.append(stem(w))
     return terms
+
+
+def fence_passage(text: str) -> str:
+    """Passage text made safe inside a `<passage>` block of a prompt: any `<passage` or
+    `</passage` in it becomes `[passage-tag]`, so a passage cannot close its fence and pose as
+    instructions."""
+    return _PASSAGE_TAG.sub("[passage-tag]", text)

@@ -51,12 +51,6 @@ class Passage:
     end: int
     text: str
 
-    def metadata(self) -> dict[str, str | int]:
-        """Everything but the id and text, as flat metadata for the vector store."""
-        data = asdict(self)
-        del data["passage_id"], data["text"]
-        return data
-
 
 @dataclass(frozen=True)
 class Hit:

@@ -1,90 +1,21 @@
-"""Helpers shared by the test modules: free ports, server processes, and a fake `Service`.
+"""Helpers shared by the test modules: canned answers and a fake `Service`.
 
-Fixtures stay in `conftest.py`; these are plain functions and classes that tests import.
+Fixtures stay in `conftest.py`; these are plain functions and classes that tests import. Free
+ports and server processes come from the product's own `bot.procs`, which `bot bench` uses too.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
-
 from bot.chain import Delta
 from bot.errors import UnsupportedFileError
 from bot.ingest import IngestReport
 from bot.types import Answer, Turn
-
-from .conftest import ROOT
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def child_env(**variables: str) -> dict[str, str]:
-    """The environment for a server process: ours without any BOT_* variable of the
-    developer's shell, plus `variables`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update(variables)
-    return env
-
-
-@contextlib.contextmanager
-def running_server(
-    command: list[str],
-    ready_url: str,
-    log: Path,
-    env: dict[str, str] | None = None,
-    timeout_s: float = 300,
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `command` from the project root, with its output in `log`, until GET `ready_url`
-    answers 200; stop it when the block ends. The test fails, showing the log's tail, if the
-    process exits or does not get ready within `timeout_s`."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
-    try:
-        _wait_until_ready(ready_url, process, log, timeout_s)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_ready(
-    url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{process.args[0]} exited with {process.returncode}:\n{_tail(log)}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:  # not listening yet, or an HTTP error while it starts
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"{url} did not answer within {timeout_s:.0f}s:\n{_tail(log)}")
-
-
-def _tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-3000:]
 
 
 def canned_answer(question: str = "Who?") -> Answer:

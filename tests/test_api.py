@@ -30,17 +30,11 @@ from bot.config import Settings
 from bot.errors import BusyError, ConfigError, InvalidQuestionError
 from bot.limits import MAX_JSON_BYTES, BodyLimitMiddleware
 from bot.openai_api import ChatMessage, split_chat_messages
+from bot.procs import child_env, free_port, running_server
 from bot.server import create_app
 
 from .conftest import CORPUS
-from .helpers import (
-    CANNED_EVENTS,
-    FakeService,
-    canned_answer,
-    child_env,
-    free_port,
-    running_server,
-)
+from .helpers import CANNED_EVENTS, FakeService, canned_answer
 
 KEY = "test-key-0123456789"
 PORTAL = "https://portal.example.org"

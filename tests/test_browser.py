@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import shutil
 import sys
@@ -26,8 +27,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from bot.procs import child_env, free_port, running_server
 from tests.conftest import ARTICLE, ROOT
-from tests.helpers import child_env, free_port, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 

@@ -15,9 +15,9 @@ from bot.embeddings import Embedder
 from bot.errors import StoreUnavailableError
 from bot.index import Index
 from bot.ingest import ingest_paths
+from bot.procs import free_port, running_server
 
 from .conftest import ARTICLE
-from .helpers import free_port, running_server
 
 pytestmark = pytest.mark.server
 

@@ -13,7 +13,14 @@ from langchain_core.messages import BaseMessage
 
 from bot.answer import SYSTEM_PROMPT, LLMAnswerer, format_passages
 from bot.chain import ChatBot, Delta
-from bot.citations import CitationFilter, add_missing, cited_numbers, renumber, strip_invalid
+from bot.citations import (
+    CitationFilter,
+    add_missing,
+    cited_numbers,
+    renumber,
+    strip_invalid,
+    strip_markers,
+)
 from bot.config import Settings
 from bot.types import Answer, Hit, Passage
 
@@ -27,6 +34,13 @@ def test_strip_invalid_keeps_valid_markers_only() -> None:
     text = "Putin brokered it [1][7]. Moscow sent 2,000 [2, 9]. Unknown [0]."
     assert (
         strip_invalid(text, range(1, 4)) == "Putin brokered it [1]. Moscow sent 2,000 [2]. Unknown."
+    )
+
+
+def test_strip_markers_removes_citations_only() -> None:
+    assert (
+        strip_markers("Putin brokered it [1] and [2, 3]. In [2020]")
+        == "Putin brokered it and. In [2020]"
     )
 
 

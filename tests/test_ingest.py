@@ -10,12 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.config import Settings
 from bot.embeddings import Embedder
 from bot.errors import DocumentNotFoundError, ModelMismatchError
-from bot.index import Index
+from bot.index import Index, embedding_text
 from bot.ingest import ingest_documents, ingest_paths, split_passages
 from bot.types import Document
 
@@ -89,6 +90,24 @@ def test_reingest_unchanged_changes_nothing(index: Index) -> None:
     assert index.vectors.count() == index.count_passages() == 21
 
 
+def test_stored_vectors_read_back_by_id_and_by_page(index: Index, embedder: Embedder) -> None:
+    beta = "Beta paragraph about the envoys who met in Vienna in February."
+    ingest_documents(index, [_doc(f"{ALPHA}\n\n{beta}")])
+    ids = sorted(index.catalog.passage_ids_of("d1"))
+    passages = index.catalog.get_passages(ids)
+    stored = index.vectors.get_vectors([*ids, "not-stored"])
+    assert len(ids) == 2 and sorted(stored) == ids
+    for pid in ids:
+        expected = embedder.embed([embedding_text(passages[pid])])[0]
+        assert np.allclose(stored[pid], expected, atol=1e-5)
+    pages = list(index.vectors.pages(size=1))
+    assert sorted(pid for page_ids, _ in pages for pid in page_ids) == ids
+    for page_ids, page_vectors in pages:
+        assert len(page_ids) == len(page_vectors) == 1
+        assert np.allclose(page_vectors[0], stored[page_ids[0]])
+    assert index.vectors.get_vectors([]) == {}
+
+
 def test_changed_document_replaces_its_passages(index: Index) -> None:
     ingest_documents(
         index, [_doc(f"{ALPHA}\n\nBeta paragraph about the envoys who met in Vienna in February.")]
@@ -160,7 +179,7 @@ KILL_SCRIPT = """
 import json, sys, time
 from pathlib import Path
 from bot.config import Settings
-from bot.index import Index
+from bot.index import Index, embedding_text
 from bot.ingest import ingest_paths
 import bot.index as index_module
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import UnsupportedFileError
-from bot.loaders import doc_id_for, iter_documents, load_file
+from bot.loaders import doc_id_for, iter_input_files, load_file
 
 
 def test_txt_keeps_text_and_names_the_document(tmp_path: Path) -> None:
@@ -106,12 +106,13 @@ def test_folders_are_walked_for_supported_files(tmp_path: Path) -> None:
     (tmp_path / "skip.csv").write_text("x,y", encoding="utf-8")
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / "c.txt").write_text("hidden", encoding="utf-8")
-    assert sorted(d.source for d in iter_documents([tmp_path])) == ["a.txt", "b.md"]
+    files = list(iter_input_files([tmp_path]))
+    assert [f.relative_to(tmp_path).as_posix() for f in files] == ["a.txt", "sub/b.md"]
 
 
 def test_missing_path_says_so(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedFileError, match="no such file"):
-        list(iter_documents([tmp_path / "nope"]))
+        list(iter_input_files([tmp_path / "nope"]))
 
 
 def test_title_and_id_come_from_the_given_source_name(tmp_path: Path) -> None:

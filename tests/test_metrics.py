@@ -22,7 +22,6 @@ from bot.metrics import (
     percentile,
     recall_at_k,
     reciprocal_rank,
-    strip_markers,
     token_f1,
 )
 
@@ -161,13 +160,6 @@ def test_contains_answer_is_normalised_and_word_bounded() -> None:
     assert contains_answer(text, ["nothing", "The Peacekeepers"])
     assert not contains_answer("100 troops", ["10"])
     assert not contains_answer(text, ["", "   "])
-
-
-def test_strip_markers_removes_citations_only() -> None:
-    assert (
-        strip_markers("Putin brokered it [1] and [2, 3]. In [2020]")
-        == "Putin brokered it and. In [2020]"
-    )
 
 
 # --- retrieval and citations -------------------------------------------------------------------

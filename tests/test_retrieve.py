@@ -1,11 +1,16 @@
 """Reciprocal rank fusion (`bot.retrieve.reciprocal_rank_fusion`), checked by hand against the
-formula score(id) = sum over the lists holding it of 1 / (k + rank), with k = 60."""
+formula score(id) = sum over the lists holding it of 1 / (k + rank), with k = 60; and the
+cosine similarity every hit carries, a keyword-only hit's included."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from bot.retrieve import RRF_K, reciprocal_rank_fusion
+from bot.index import Index
+from bot.ingest import ingest_documents
+from bot.retrieve import RRF_K, Retriever, reciprocal_rank_fusion
+from bot.types import Document
 
 
 def test_worked_example_with_k_60() -> None:
@@ -47,3 +52,24 @@ def test_the_constant_sets_how_much_rank_matters() -> None:
 def test_no_lists_or_empty_lists_fuse_to_nothing() -> None:
     assert reciprocal_rank_fusion([]) == []
     assert reciprocal_rank_fusion([[], []]) == []
+
+
+def test_a_keyword_only_hit_carries_its_cosine_similarity_too(index: Index) -> None:
+    harbour = "The harbour in Baku opened again once the storm had passed and the piers were fixed."
+    plan = "Zorvath was the codename the envoys gave to their plan for the border talks in Vienna."
+    ingest_documents(index, [Document("a", "Harbour", harbour, "a.txt")])
+    ingest_documents(index, [Document("b", "Plan", plan, "b.txt")])
+    retriever = Retriever(index, candidates=1)  # one dense and one keyword candidate
+    query = "When was the port back in service after the hurricane? zorvath"
+    dense = index.vectors.search(index.embedder.embed_query(query), 1)
+    keyword = index.catalog.keyword_search(query, 1)
+    assert [pid for pid, _ in dense] != [pid for pid, _ in keyword]  # so one hit is keyword-only
+
+    result = retriever.search(query, k=2)
+
+    assert {h.passage.doc_id for h in result.hits} == {"a", "b"}
+    stored = index.vectors.get_vectors([h.passage.passage_id for h in result.hits])
+    for hit in result.hits:
+        expected = float(np.dot(stored[hit.passage.passage_id], result.query_vector))
+        assert hit.dense_similarity == pytest.approx(expected, abs=1e-5)
+        assert hit.dense_similarity > 0.0
