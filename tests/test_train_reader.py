@@ -1,0 +1,83 @@
+"""`bot train-reader` on a tiny SQuAD fixture: the made negatives, the training loop, and that
+what it writes loads and scores. A few steps only: this checks the path, not the quality."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.errors import ConfigError
+from bot.reader import CARD_FILE, META_FILE, WEIGHTS_FILE, Reader, load_reader
+from bot.train_reader import TrainConfig, auc, load_squad, make_examples, swap_question
+
+FIXTURE = Path(__file__).parent / "fixtures" / "squad11-tiny.json"
+
+
+def test_made_examples_hold_their_answer_and_negatives_do_not() -> None:
+    articles = load_squad(FIXTURE)
+    config = TrainConfig(data=str(FIXTURE), out="", questions=1000, swap_rate=1.0)
+    examples = make_examples(articles, config, random.Random(0))
+    kinds = {e.kind for e in examples}
+    assert {"positive", "paragraph", "article"} <= kinds
+    golds = {
+        qa["question"].strip(): qa["answers"][0]["text"]
+        for a in articles
+        for p in a["paragraphs"]
+        for qa in p["qas"]
+    }
+    for ex in examples:
+        if ex.kind == "positive":
+            assert ex.start is not None and ex.end is not None
+            assert ex.sentence[ex.start : ex.end] == golds[ex.question]
+        elif ex.kind in ("paragraph", "article"):
+            assert ex.start is None
+            assert golds[ex.question].lower() not in ex.sentence.lower()
+
+
+def test_swap_replaces_a_name_the_sentence_holds_with_one_it_does_not() -> None:
+    sentence = "The treaty was signed in Vienna by Austria and Hungary in 1867."
+    swapped = swap_question(
+        "When did Austria sign the treaty?", sentence, ["Austria", "Prussia"], [], random.Random(1)
+    )
+    assert swapped == "When did Prussia sign the treaty?"
+    assert (
+        swap_question("When was it signed?", sentence, ["Prussia"], ["1870"], random.Random(1))
+        is None
+    )
+
+
+def test_auc_counts_pairs() -> None:
+    assert auc([2.0, 3.0], [1.0, 0.0]) == 1.0
+    assert auc([1.0], [1.0]) == 0.5
+    assert auc([0.0, 2.0], [1.0]) == 0.5
+
+
+def test_missing_training_data_says_where_to_get_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"SQuAD 1\.1 train"):
+        load_squad(tmp_path / "nope.json.gz")
+
+
+@pytest.mark.slow
+def test_train_reader_command_writes_a_model_that_loads_and_scores(tmp_path: Path) -> None:
+    out = tmp_path / "reader"
+    args = [
+        "train-reader", str(FIXTURE), "--out", str(out), "--max-steps", "3",
+        "--held-out-articles", "1", "--batch-size", "4", "--threads", "1",
+    ]  # fmt: skip
+    assert main(args) == 0
+    meta = json.loads((out / META_FILE).read_text())
+    assert meta["steps"] == 3 and meta["pairs"] > 10
+    assert len(meta["loss_curve"]) == 1  # logged at the last step
+    assert meta["weights"]["bytes"] == (out / WEIGHTS_FILE).stat().st_size
+    card = (out / CARD_FILE).read_text()
+    assert "CC BY-SA 4.0" in card and meta["weights"]["sha256"] in card
+    assert not (out / "checkpoint.pt").exists() or meta["steps"] == 3
+    reader = load_reader(str(out), 1)
+    assert isinstance(reader, Reader)
+    sentence = "The capital of Cyprus is Nicosia."
+    [score] = reader.score("What is the capital of Cyprus?", [sentence])
+    assert 0 <= score.start <= score.end <= len(sentence)
