@@ -10,6 +10,8 @@ import pytest
 from bot.errors import UnsupportedFileError
 from bot.loaders import doc_id_for, iter_input_files, load_file
 
+from .helpers import pdf_bomb
+
 
 def test_txt_keeps_text_and_names_the_document(tmp_path: Path) -> None:
     path = tmp_path / "Peace Talks.txt"
@@ -134,39 +136,6 @@ def test_feed_links_other_than_http_are_dropped(tmp_path: Path) -> None:
     ]
     path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     assert [d.url for d in load_file(path)] == ["", "https://news.example/beta"]
-
-
-def pdf_bomb(inflated_bytes: int = 80_000_000) -> bytes:
-    """A one-page PDF whose content stream is ~200 KB of zlib that inflates to
-    `inflated_bytes` of valid text operators: small to upload, huge to read."""
-    import zlib
-
-    line = b"BT /F1 12 Tf 72 700 Td (Hello world) Tj ET\n"
-    chunk = line * (1_000_000 // len(line))
-    packer = zlib.compressobj(9)
-    stream = b"".join(packer.compress(chunk) for _ in range(inflated_bytes // len(chunk)))
-    stream += packer.flush()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-        b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
 
 
 def test_a_pdf_bomb_is_refused_with_a_message(tmp_path: Path) -> None:
