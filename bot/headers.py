@@ -3,10 +3,9 @@
 Pages (the chat UI, `/embed`, `/admin`, the login page and the API docs) get a policy that
 allows only this origin (`default-src 'self'`) plus what Gradio's frontend needs to run:
 inline `<script>` blocks (Gradio writes the page's config into one on every request, so
-neither a hash nor a nonce fits without rewriting its HTML), `eval` (`js_on_load` handlers
-are compiled at run time), inline styles, and `data:`/`blob:` images, media and workers.
-No other host is allowed for anything, so Gradio's Google Fonts request is blocked and the
-page works offline with its fallback fonts. Only `/embed` may be framed by other sites, as
+neither a hash nor a nonce fits without rewriting its HTML), `eval` (Gradio compiles its
+templates and `js_on_load` handlers at run time), inline styles and `data:` images (its
+icons); ReDoc at `/redoc` adds a `blob:` worker. No other host is allowed for anything. Only `/embed` may be framed by other sites, as
 `BOT_FRAME_ANCESTORS` allows; everything else only by our own origin (clickjacking
 protection). API responses are data, never pages: `default-src 'none'`.
 
@@ -29,10 +28,8 @@ PAGE_POLICY = (
     "default-src 'self'",
     "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
     "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
-    "media-src 'self' data: blob:",
-    "font-src 'self' data:",
-    "worker-src 'self' blob:",
+    "img-src 'self' data:",
+    "worker-src 'self' blob:",  # ReDoc's search runs in a worker made from a blob
     "object-src 'none'",
     "base-uri 'self'",
     "form-action 'self'",
