@@ -4,9 +4,11 @@ feedback and health.
 This module owns these routes and their request shapes (Pydantic models, so `/docs`
 documents every field). Each route calls one `Service` method; answering and ingesting run in
 worker threads so the event loop keeps serving other requests while a question is answered.
-It leaves out the OpenAI-compatible `/v1` routes (`bot.openai_api`), what the routes share
-(`bot.api_deps`: service, API key, stream start; `bot.api_errors`: every error as JSON), the
-body-size limit (`bot.limits`) and the assembly of the app (`bot.server`).
+Changing documents and reading feedback are admin routes (`require_admin`: the API key's
+holder); an upload carries exactly one `file` field. It leaves out the OpenAI-compatible `/v1`
+routes (`bot.openai_api`), what the routes share (`bot.api_deps`: service, API key, admin
+check, stream start; `bot.api_errors`: every error as JSON), the body-size limit
+(`bot.limits`) and the assembly of the app (`bot.server`).
 """
 
 from __future__ import annotations

@@ -232,9 +232,9 @@ def serve(settings: Settings, ingest_corpus: bool = True) -> None:
     warm_up(service)
     app = create_app(settings, service)
     url = f"http://{settings.host}:{settings.port}"
+    documents = f"documents at {url}/admin/ , " if accounts.open or accounts.admin else ""
     print(
-        f"Chat at {url}/ , embed at {url}{EMBED_PATH}/ , documents at {url}/admin/ , "
-        f"API docs at {url}/docs",
+        f"Chat at {url}/ , embed at {url}{EMBED_PATH}/ , {documents}API docs at {url}/docs",
         flush=True,
     )
     uvicorn.run(

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -32,6 +33,7 @@ from bot.limits import MAX_JSON_BYTES, BodyLimitMiddleware
 from bot.openai_api import ChatMessage, split_chat_messages
 from bot.procs import child_env, free_port, running_server
 from bot.server import create_app
+from bot.types import Answer
 
 from .conftest import CORPUS
 from .helpers import CANNED_EVENTS, FakeService, canned_answer, pdf_bomb
@@ -1011,3 +1013,30 @@ def test_the_ui_login_guards_both_pages_but_not_health(tmp_path: Path, article_b
         assert right.status_code == 303
         assert client.get("/config").status_code == 200
         assert client.get("/embed/config").status_code == 200
+
+
+def test_a_stored_script_link_never_reaches_a_citation(tmp_path: Path) -> None:
+    """Links are dropped at ingest; one stored before that (or by other code) is dropped on
+    the way out, for the API, the OpenAI endpoint and the UI alike (they all ask Service)."""
+    from dataclasses import replace
+
+    from bot.service import Service
+    from bot.types import Citation
+
+    def cited(url: str) -> Citation:
+        return Citation(1, "d#p1", "d", "T", "s.txt", "", url, "Text.", "Text.", 0, 5)
+
+    answer = replace(
+        canned_answer(), citations=[cited("javascript:alert(1)"), cited("https://a.b/")]
+    )
+    bot = SimpleNamespace(
+        index=None,
+        validate_question=lambda question: question,
+        answer=lambda question, history=None: answer,
+        stream=lambda question, history=None: iter([Delta("Canned [1]."), answer]),
+    )
+    service = Service(Settings.from_env({}, data_dir=tmp_path / "data"), bot)  # type: ignore[arg-type]
+    streamed = list(service.stream("Who?"))[-1]
+    for result in (service.ask("Who?"), streamed):
+        assert isinstance(result, Answer)
+        assert [c.url for c in result.citations] == ["", "https://a.b/"]

@@ -108,13 +108,23 @@ def attack(client: TestClient, data_dir: Path) -> list[tuple[str, int, str]]:
         note(f"GET {app}/gradio_api/info", client.get(f"{app}/gradio_api/info"))
         dependencies = config.json().get("dependencies", []) if config.status_code == 200 else []
         names = {d["api_name"] for d in dependencies if d.get("api_name")} | set(ADMIN_HANDLERS)
+        # One file overwrites the victim (same name, same id), one adds a document.
+        names_and_text = [("victim.md", EVIL), ("evil.md", EVIL)]
         upload = note(
             f"POST {app}/gradio_api/upload",
-            client.post(f"{app}/gradio_api/upload", files={"files": ("evil.md", EVIL)}),
+            client.post(
+                f"{app}/gradio_api/upload",
+                files=[("files", name_and_text) for name_and_text in names_and_text],
+            ),
         )
-        paths = upload.json() if upload.status_code == 200 else [str(data_dir / "evil.md")]
+        paths = (
+            upload.json()
+            if upload.status_code == 200
+            else [str(data_dir / name) for name, _ in names_and_text]
+        )
         files = [
-            {"path": p, "orig_name": "evil.md", "meta": {"_type": "gradio.FileData"}} for p in paths
+            {"path": p, "orig_name": Path(p).name, "meta": {"_type": "gradio.FileData"}}
+            for p in paths
         ]
         guesses: list[list[Any]] = [[files], ["victim"], []]
         for name in sorted(names):
