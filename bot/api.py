@@ -4,9 +4,11 @@ feedback and health.
 This module owns these routes and their request shapes (Pydantic models, so `/docs`
 documents every field). Each route calls one `Service` method; answering and ingesting run in
 worker threads so the event loop keeps serving other requests while a question is answered.
-It leaves out the OpenAI-compatible `/v1` routes (`bot.openai_api`), what the routes share
-(`bot.api_deps`: service, API key, stream start; `bot.api_errors`: every error as JSON), the
-body-size limit (`bot.limits`) and the assembly of the app (`bot.server`).
+Changing documents and reading feedback are admin routes (`require_admin`: the API key's
+holder); an upload carries exactly one `file` field. It leaves out the OpenAI-compatible `/v1`
+routes (`bot.openai_api`), what the routes share (`bot.api_deps`: service, API key, admin
+check, stream start; `bot.api_errors`: every error as JSON), the body-size limit
+(`bot.limits`) and the assembly of the app (`bot.server`).
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.api_deps import ServiceDep, require_api_key, start_answer_stream
+from bot.api_deps import ServiceDep, require_admin, require_api_key, start_answer_stream
 from bot.api_errors import ERRORS, ErrorBody, json_errors, public_message
 from bot.catalog import DocumentInfo
 from bot.chain import Delta
+from bot.errors import InvalidRequestError
 from bot.ingest import IngestReport
 from bot.types import Answer, Turn
 
@@ -33,6 +36,13 @@ UPLOAD_PATH = "/api/documents"
 router = APIRouter(dependencies=[Depends(require_api_key)], responses=ERRORS)
 #: Routes without the API key: a load balancer's health check needs none.
 public = APIRouter(responses={413: ERRORS[413]})
+
+
+#: The 403 of the admin routes, for the OpenAPI schema.
+ADMIN_ONLY = {
+    "model": ErrorBody,
+    "description": "No BOT_API_KEY on a server with a web login: admin routes stay shut.",
+}
 
 
 # --- request shapes ------------------------------------------------------------------------------
@@ -153,12 +163,27 @@ def list_documents(service: ServiceDep) -> list[DocumentInfo]:
     return service.documents()
 
 
+async def one_file(request: Request) -> None:
+    """Refuse a form with more than one `file` field: FastAPI would keep one and drop the
+    rest without a word. (The form is parsed once; this reads FastAPI's parsed copy.)"""
+    files = (await request.form()).getlist("file")
+    if len(files) > 1:
+        raise InvalidRequestError(
+            f"The upload has {len(files)} 'file' fields; send one file per request, or put "
+            "many articles in one .jsonl feed."
+        )
+
+
 @router.post(
     UPLOAD_PATH,
     response_model=IngestReport,
     tags=["documents"],
     summary="Upload and ingest one file",
-    responses={415: {"model": ErrorBody, "description": "A file that cannot be ingested."}},
+    responses={
+        403: ADMIN_ONLY,
+        415: {"model": ErrorBody, "description": "A file that cannot be ingested."},
+    },
+    dependencies=[Depends(require_admin), Depends(one_file)],
 )
 def upload_document(
     file: Annotated[
@@ -179,7 +204,11 @@ def upload_document(
     response_model=DocumentInfo,
     tags=["documents"],
     summary="Remove one document",
-    responses={404: {"model": ErrorBody, "description": "No document with this id."}},
+    responses={
+        403: ADMIN_ONLY,
+        404: {"model": ErrorBody, "description": "No document with this id."},
+    },
+    dependencies=[Depends(require_admin)],
 )
 def remove_document(doc_id: str, service: ServiceDep) -> DocumentInfo:
     return service.remove(doc_id)
@@ -202,7 +231,8 @@ def record_feedback(body: FeedbackRequest, service: ServiceDep) -> dict[str, Any
     "/api/feedback/cases",
     tags=["feedback"],
     summary="Feedback as evaluation cases",
-    responses={200: {"content": {"application/x-ndjson": {}}}},
+    responses={200: {"content": {"application/x-ndjson": {}}}, 403: ADMIN_ONLY},
+    dependencies=[Depends(require_admin)],
 )
 def feedback_cases(
     service: ServiceDep,

@@ -1,5 +1,5 @@
-"""What every HTTP route shares: the `Service`, the API-key check, and the start of an
-answer stream.
+"""What every HTTP route shares: the `Service`, the API-key and admin checks, and the start
+of an answer stream.
 
 The service and settings live on `app.state` (set when the server is assembled), so routes
 reach them through dependencies and tests can build an app around a fake service. Starting a
@@ -54,6 +54,22 @@ def require_api_key(
             "The API key is wrong: send 'Authorization: Bearer KEY' with the server's BOT_API_KEY.",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+def require_admin(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """Admin routes (changing documents, reading feedback): the API key's holder. Without a
+    key, only a server with no login configured at all is open; one with a web login keeps
+    these routes shut, since anyone could call them around that login."""
+    require_api_key(request, credentials)
+    if request.app.state.settings.api_key or request.app.state.auth.accounts.open:
+        return
+    raise HTTPException(
+        403,
+        "Changing documents and reading feedback through the API needs BOT_API_KEY on the "
+        "server; without it, sign in to the documents page at /admin/.",
+    )
 
 
 async def start_answer_stream(

@@ -28,7 +28,7 @@ from pydantic_settings import (
 from bot.errors import ConfigError
 
 ENV_PREFIX = "BOT_"
-SECRET_FIELDS = {"llm_api_key", "api_key", "ui_password"}
+SECRET_FIELDS = {"llm_api_key", "api_key", "ui_password", "admin_password"}
 
 
 class Settings(BaseSettings):
@@ -118,6 +118,23 @@ class Settings(BaseSettings):
         64,
         ge=1,
         description="Requests allowed to wait for a slot before the server answers 503.",
+    )
+    admin_user: str = Field(
+        "",
+        description="If set with admin_password, this login opens the documents page at "
+        "/admin/ (add, replace and remove documents; export feedback).",
+    )
+    admin_password: str = Field("", description="Password for the admin login.")
+    session_minutes: int = Field(
+        480,
+        ge=1,
+        le=43200,
+        description="Minutes a web login (UI or admin) lasts before it must be repeated.",
+    )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto headers are trusted ('*' for any); empty trusts none.",
     )
 
     @classmethod

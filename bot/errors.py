@@ -20,6 +20,12 @@ class InvalidQuestionError(BotError):
     status_code = 422
 
 
+class InvalidRequestError(BotError):
+    """A request that is well-formed but unusable, such as two files where one is expected."""
+
+    status_code = 422
+
+
 class EmptyIndexError(BotError):
     """There is nothing to search: no documents have been ingested."""
 

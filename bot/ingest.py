@@ -7,7 +7,9 @@ reproduces the same ids and a changed paragraph gets a new one. A document whose
 is already stored is skipped without embedding anything.
 
 Documents stream from `bot.loaders` and are written in groups of about `batch_size` passages,
-so memory does not grow with the corpus. A bad file is reported and skipped; the others go in.
+so memory does not grow with the corpus. A bad file, or a document whose id is not printable
+text of bounded length, is reported and skipped; the others go in. What is stored holds no
+lone surrogate and no link other than http(s) (`bot.sanitize`).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import hashlib
 import re
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.errors import BotError, UnsupportedFileError
 from bot.index import Index, Prepared
 from bot.loaders import SUPPORTED_HINT, iter_input_files, load_file
+from bot.sanitize import clean_text, doc_id_problem, safe_url
 from bot.text import sentence_spans
 from bot.types import Document, Passage
 
@@ -163,7 +166,11 @@ def ingest_documents(
     batch_passages = 0
     bar = _progress(progress, total)
     for doc in documents:
-        batch.append(doc)
+        problem = doc_id_problem(doc.doc_id)
+        if problem:  # loaders check ids too; this covers documents built in code
+            report.errors.append(f"{doc.source}: the id {doc.doc_id[:80]!r} {problem}; skipped.")
+            continue
+        batch.append(_cleaned(doc))
         batch_passages += max(1, len(doc.text) // MAX_PASSAGE_CHARS)
         if batch_passages >= index.settings.batch_size or len(batch) >= 500:
             _write_batch(index, batch, report)
@@ -173,6 +180,19 @@ def ingest_documents(
     bar.update(len(batch))
     bar.close()
     return report
+
+
+def _cleaned(doc: Document) -> Document:
+    """The document as it may be stored: no lone surrogates (they cannot be encoded, hashed
+    or embedded) and no link other than http(s)."""
+    return replace(
+        doc,
+        title=clean_text(doc.title),
+        text=clean_text(doc.text),
+        source=clean_text(doc.source),
+        date=clean_text(doc.date),
+        url=safe_url(clean_text(doc.url)),
+    )
 
 
 def _write_batch(index: Index, docs: list[Document], report: IngestReport) -> None:

@@ -3,8 +3,10 @@
 `iter_input_files(paths)` walks files and folders; `load_file(path)` yields one file's
 `Document`s one at a time, so a folder of thousands of articles or a large JSONL feed never
 sits in memory at once. Problems with one input raise `UnsupportedFileError` naming the file
-and what to do. Splitting into
-passages is `bot.ingest`'s job, not this module's.
+and what to do: among them a feed line with a lone surrogate or an id that is not printable
+text of bounded length, and a PDF that inflates past pypdf's limit. In text pypdf extracts,
+lone surrogates are replaced; links other than http(s) are dropped (`bot.sanitize`).
+Splitting into passages is `bot.ingest`'s job, not this module's.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from bot.errors import UnsupportedFileError
 from bot.jsonl import json_objects
+from bot.sanitize import clean_text, doc_id_problem, has_lone_surrogate, safe_url
 from bot.types import Document
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -56,12 +59,12 @@ def load_file(path: Path, source: str | None = None) -> Iterator[Document]:
         text, title = _html_text(raw) if suffix in HTML_SUFFIXES else (raw, "")
         if suffix in {".md", ".markdown"}:
             text, title = _markdown_text(text)
-    text = normalise_text(text)
+    text = clean_text(normalise_text(text))  # a PDF's UTF-16 strings may hold lone surrogates
     if not text.strip():
         raise UnsupportedFileError(f"{source}: the file has no text to ingest.")
     yield Document(
         doc_id=doc_id_for(source),
-        title=title or _title_from_name(Path(source)),
+        title=clean_text(title) or _title_from_name(Path(source)),
         text=text,
         source=source,
     )
@@ -158,13 +161,19 @@ def _html_text(raw: str) -> tuple[str, str]:
 
 def _pdf_text(path: Path, source: str) -> tuple[str, str]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PyPdfError
 
     try:
         reader = PdfReader(str(path))
         pages = [page.extract_text() or "" for page in reader.pages]
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
-    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+    except LimitReachedError:
+        # pypdf stops a stream that inflates past its limit (75 MB): a "zip bomb".
+        raise UnsupportedFileError(
+            f"{source}: this PDF expands to more data than pypdf will decompress, so it was "
+            "refused. Extract its text into a .txt file and ingest that instead."
+        ) from None
+    except (PyPdfError, ValueError, KeyError, OSError) as exc:
         raise UnsupportedFileError(
             f"{source}: cannot read this PDF ({exc}). Check that it is a valid, unencrypted PDF."
         ) from None
@@ -185,14 +194,23 @@ def _load_jsonl(path: Path, source: str) -> Iterator[Document]:
             raise UnsupportedFileError(
                 f"{where}: missing {', '.join(missing)}; each article needs an id and text."
             )
+        if has_lone_surrogate(record):  # a "\ud800" escape: nothing downstream can encode it
+            raise UnsupportedFileError(
+                f"{where}: holds a lone UTF-16 surrogate (such as \\ud800), which is not valid "
+                "Unicode. Fix the text and ingest the feed again."
+            )
+        doc_id = str(record["id"])
+        problem = doc_id_problem(doc_id)
+        if problem:
+            raise UnsupportedFileError(f"{where}: the id {doc_id[:80]!r} {problem}.")
         text = normalise_text(str(record["text"]))
         if not text.strip():
             raise UnsupportedFileError(f"{where}: the text is empty.")
         yield Document(
-            doc_id=str(record["id"]),
-            title=str(record.get("title") or record["id"]),
+            doc_id=doc_id,
+            title=str(record.get("title") or doc_id),
             text=text,
             source=str(record.get("source") or source),
             date=str(record.get("date") or ""),
-            url=str(record.get("url") or ""),
+            url=safe_url(str(record.get("url") or "")),  # only http(s) links are kept
         )

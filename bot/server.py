@@ -1,13 +1,15 @@
-"""The web server: one FastAPI app serving the HTTP API, the chat UI at `/` and the compact
-embeddable UI at `/embed`, and the `bot serve` command that starts it.
+"""The web server: one FastAPI app serving the HTTP API, the chat UI at `/`, the compact
+embeddable UI at `/embed`, the documents page at `/admin/`, and the `bot serve` command that
+starts it.
 
 This module owns assembly and process start-up: putting the API's routers, error handlers,
-body limit and CORS policy together, the API docs (`/docs`, `/redoc`) with their scripts served
+body limit and CORS policy together with the login routes and the Gradio apps, each behind
+the role it needs (`bot.auth`), the API docs (`/docs`, `/redoc`) with their scripts served
 from the `fastapi-offline` package instead of a CDN, ingesting `BOT_CORPUS_DIR` (unchanged
-articles are skipped), loading models before the first request, framing headers (only `/embed`
-may be framed by other sites, as `BOT_FRAME_ANCESTORS` allows) and running uvicorn. Routes
-live in `bot.api` and `bot.openai_api` and the UI in `bot.ui`; FastAPI, Gradio and uvicorn are
-imported only when a server is built, so the rest of the CLI starts fast.
+articles are skipped), loading models before the first request and running uvicorn. Headers
+are `bot.headers`' business and Gradio's 500s for bad requests `bot.ui_errors`'; routes live
+in `bot.api` and `bot.openai_api`, the UIs in `bot.ui` and `bot.admin_ui`. FastAPI, Gradio
+and uvicorn are imported only when a server is built, so the rest of the CLI starts fast.
 """
 
 from __future__ import annotations
@@ -19,17 +21,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
-from bot.errors import BotError, ConfigError
+from bot.errors import BotError
+from bot.headers import EMBED_PATH
+from bot.sessions import Accounts
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
-    from starlette.types import ASGIApp, Receive, Scope, Send
 
+    from bot.auth import AuthGate
     from bot.service import Service
+    from bot.sessions import Role
 
-EMBED_PATH = "/embed"
 #: Worker threads kept free for requests that do not wait for an answering slot.
 QUICK_REQUEST_THREADS = 16
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def create_app(settings: Settings, service: Service | None = None, with_ui: bool = True) -> FastAPI:
@@ -37,9 +42,13 @@ def create_app(settings: Settings, service: Service | None = None, with_ui: bool
     index and models); `with_ui=False` leaves out the Gradio pages (API only)."""
     from fastapi_offline import FastAPIOffline
 
+    from bot.auth import AuthGate
+    from bot.auth import router as login_router
+    from bot.headers import SecurityHeadersMiddleware
     from bot.service import Service
+    from bot.ui_errors import UIErrorsMiddleware
 
-    ui_login = _ui_login(settings)  # before any slow work: a half-set login is a config error
+    gate = AuthGate(settings)  # before any slow work: a half-set login is a config error
     if service is None:
         service = Service(settings)
     # FastAPI's own /docs and /redoc load their scripts from a CDN: blank pages offline.
@@ -51,17 +60,27 @@ def create_app(settings: Settings, service: Service | None = None, with_ui: bool
         "When BOT_API_KEY is set, send `Authorization: Bearer KEY`.",
         version="0.1.0",
     )
+    app.state.auth = gate
     _install_api(app, service, settings)
-    app.add_middleware(FrameHeadersMiddleware, embed_ancestors=settings.frame_ancestors)
+    app.include_router(login_router)
     if with_ui:
-        _mount_ui(app, service, ui_login, settings.max_upload_mb)
+        _mount_ui(app, service, gate, settings.max_upload_mb)
+    # Each middleware added wraps the ones before: Gradio's 500s for bad requests become 4xx,
+    # then CORS, then the headers every response gets, and outermost the scheme and client
+    # address a trusted proxy reports (the login's Secure cookie and throttle need them).
+    app.add_middleware(UIErrorsMiddleware)
+    _install_cors(app, settings)
+    app.add_middleware(SecurityHeadersMiddleware, embed_ancestors=settings.frame_ancestors)
+    proxies = [ip.strip() for ip in settings.forwarded_allow_ips.split(",") if ip.strip()]
+    if proxies:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     return app
 
 
 def _install_api(app: FastAPI, service: Service, settings: Settings) -> None:
-    """The `/api` and `/v1` routes, every error as JSON, the body-size limit and CORS."""
-    from fastapi.middleware.cors import CORSMiddleware
-
+    """The `/api` and `/v1` routes, every error as JSON and the body-size limit."""
     from bot import api, openai_api
     from bot.api_errors import install_error_handlers, unknown_route_router
     from bot.limits import BodyLimitMiddleware
@@ -78,15 +97,26 @@ def _install_api(app: FastAPI, service: Service, settings: Settings) -> None:
         upload_path=api.UPLOAD_PATH,
         upload_bytes=settings.max_upload_mb * 1024 * 1024,
     )
+
+
+def _install_cors(app: FastAPI, settings: Settings) -> None:
+    """Cross-origin browser calls only from BOT_CORS_ORIGINS, and never with credentials.
+
+    Starlette's CORSMiddleware is added even when no origin is configured: Gradio gives a
+    mounted app its own CORS handling, which answers any http://localhost:* origin with
+    Allow-Credentials, unless the parent app has a CORSMiddleware. An empty list allows none.
+    """
+    from fastapi.middleware.cors import CORSMiddleware
+
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
-    if origins:
-        # Bearer keys, not cookies: browsers on these origins may call the API with a key.
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=origins,
-            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type"],
-        )
+    # Bearer keys, not cookies: browsers on these origins may call the API with a key.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        allow_credentials=False,
+    )
 
 
 def _thread_pool_for(settings: Settings) -> Any:
@@ -109,70 +139,73 @@ def _thread_pool_for(settings: Settings) -> Any:
     return lifespan
 
 
-def _ui_login(settings: Settings) -> tuple[str, str] | None:
-    if bool(settings.ui_user) != bool(settings.ui_password):
-        raise ConfigError(
-            "Set both BOT_UI_USER and BOT_UI_PASSWORD to require a login for the web UI, or "
-            "neither to leave it open."
-        )
-    return (settings.ui_user, settings.ui_password) if settings.ui_user else None
-
-
-def _mount_ui(
-    app: FastAPI, service: Service, login: tuple[str, str] | None, max_upload_mb: int
-) -> None:
+def _mount_ui(app: FastAPI, service: Service, gate: AuthGate, max_upload_mb: int) -> None:
+    """The chat at `/`, the embed page at `/embed` and, when anyone can be an admin, the
+    documents page at `/admin`: each a Gradio app of its own behind `UIGuard` for its role."""
     from bot.embeddings import quiet_libraries
 
     quiet_libraries()  # before gradio is imported: no analytics calls
     import gradio as gr
-    from fastapi.responses import RedirectResponse
+    from fastapi.responses import JSONResponse, RedirectResponse
+    from starlette.routing import Mount
 
+    from bot.admin_ui import ADMIN_PATH, build_admin_ui, feedback_router
+    from bot.auth import UIGuard
+    from bot.sessions import ADMIN, VIEWER
     from bot.ui import build_ui
 
-    async def embed_slash(request: Any) -> RedirectResponse:
-        # Relative, so it stays right behind a proxy that serves us under a prefix.
-        query = f"?{request.url.query}" if request.url.query else ""
-        return RedirectResponse(f"{EMBED_PATH.lstrip('/')}/{query}")
+    def add_slash(path: str) -> None:
+        async def redirect(request: Any) -> RedirectResponse:
+            # Relative, so it stays right behind a proxy that serves us under a prefix.
+            query = f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(f"{path.lstrip('/')}/{query}")
 
-    app.add_route(EMBED_PATH, embed_slash, methods=["GET", "HEAD"], include_in_schema=False)
-    # The same upload limit as the API, enforced by Gradio before a file is written to disk.
-    common = {"auth": login, "ssr_mode": False, "max_file_size": f"{max_upload_mb}mb"}
-    # /embed first: the UI at / is a catch-all mount and would shadow it.
-    gr.mount_gradio_app(
-        app, build_ui(service, embed=True), path=EMBED_PATH, footer_links=[], **common
-    )
-    gr.mount_gradio_app(app, build_ui(service), path="/", **common)
+        app.add_route(path, redirect, methods=["GET", "HEAD"], include_in_schema=False)
 
+    def mount(blocks: gr.Blocks, path: str, role: Role, **options: Any) -> None:
+        before = {id(route) for route in app.routes}
+        needs_login = not gate.accounts.open and (role == ADMIN or gate.accounts.viewer)
+        gr.mount_gradio_app(
+            app,
+            blocks,
+            path=path,
+            # A second check behind UIGuard: Gradio itself answers 401 without the role.
+            auth_dependency=gate.gradio_user(role) if needs_login else None,
+            ssr_mode=False,
+            # Only gr.Error messages (ours, written for users) reach the page, not internals.
+            show_error=False,
+            # The same upload limit as the API, enforced by Gradio before a file is written.
+            max_file_size=f"{max_upload_mb}mb",
+            **options,
+        )
+        [added] = [r for r in app.routes if id(r) not in before and isinstance(r, Mount)]
+        added.app = UIGuard(added.app, gate, role)
 
-class FrameHeadersMiddleware:
-    """Who may show our pages in a frame: `/embed` the configured ancestors, everything else
-    only our own origin (clickjacking protection for the full UI and the API)."""
+    if gate.accounts.open or gate.accounts.admin is not None:
+        app.include_router(feedback_router)
+        add_slash(ADMIN_PATH)
 
-    def __init__(self, app: ASGIApp, embed_ancestors: str) -> None:
-        self.app = app
-        self.embed_policy = f"frame-ancestors {embed_ancestors}".encode()
+        def is_admin(request: Any) -> bool:
+            return gate.allows(request.cookies, ADMIN)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"]
-        embed = path == EMBED_PATH or path.startswith(EMBED_PATH + "/")
+        mount(build_admin_ui(service, is_admin), ADMIN_PATH, ADMIN, footer_links=[])
+    else:
+        # Nobody can be an admin, so the documents page and its handlers do not exist at all.
+        async def admin_off(request: Any) -> JSONResponse:
+            return JSONResponse(
+                {
+                    "error": "The documents page is off: set BOT_ADMIN_USER and "
+                    "BOT_ADMIN_PASSWORD to turn it on, or use the API with BOT_API_KEY."
+                },
+                status_code=403,
+            )
 
-        async def send_with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                # Ours replace any framing headers set further in.
-                framing = {b"content-security-policy", b"x-frame-options"}
-                headers = [h for h in message.get("headers", []) if h[0].lower() not in framing]
-                if embed:
-                    headers.append((b"content-security-policy", self.embed_policy))
-                else:
-                    headers.append((b"content-security-policy", b"frame-ancestors 'self'"))
-                    headers.append((b"x-frame-options", b"SAMEORIGIN"))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        for path in (ADMIN_PATH, ADMIN_PATH + "/{rest:path}"):
+            app.add_route(path, admin_off, methods=["GET", "HEAD", "POST"])
+    add_slash(EMBED_PATH)
+    # /embed before /: the UI at / is a catch-all mount and would shadow it.
+    mount(build_ui(service, embed=True), EMBED_PATH, VIEWER, footer_links=[])
+    mount(build_ui(service), "/", VIEWER)
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -182,10 +215,16 @@ def serve(settings: Settings, ingest_corpus: bool = True) -> None:
 
     from bot.service import Service
 
-    if _ui_login(settings) and not settings.api_key:
+    accounts = Accounts.from_settings(settings)
+    if (accounts.viewer or accounts.admin) and not settings.api_key:
         print(
-            "warning: the web UI asks for a login but /api and /v1 are open; set BOT_API_KEY "
-            "to protect them too."
+            "warning: the web pages ask for a login but /api and /v1 are open for questions; "
+            "set BOT_API_KEY to protect them too (documents cannot be changed there without it)."
+        )
+    if accounts.open and settings.host not in LOOPBACK_HOSTS:
+        print(
+            "warning: no BOT_API_KEY, BOT_ADMIN_USER or BOT_UI_USER is set, so anyone who can "
+            f"reach {settings.host} may change documents; set them before exposing the server."
         )
     service = Service(settings)
     if ingest_corpus:
@@ -193,9 +232,20 @@ def serve(settings: Settings, ingest_corpus: bool = True) -> None:
     warm_up(service)
     app = create_app(settings, service)
     url = f"http://{settings.host}:{settings.port}"
-    print(f"Chat at {url}/ , embed at {url}{EMBED_PATH}/ , API docs at {url}/docs", flush=True)
+    documents = f"documents at {url}/admin/ , " if accounts.open or accounts.admin else ""
+    print(
+        f"Chat at {url}/ , embed at {url}{EMBED_PATH}/ , {documents}API docs at {url}/docs",
+        flush=True,
+    )
     uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=5,
+        # Forwarded headers are honoured by the app itself, from BOT_FORWARDED_ALLOW_IPS only
+        # (uvicorn's own default trusts any proxy on 127.0.0.1).
+        proxy_headers=False,
     )
 
 

@@ -5,6 +5,9 @@ once) and adds what a multi-user server needs: a bounded number of answers compu
 with a bounded wait queue (`BusyError` beyond it), document upload and removal, and the
 feedback log. Conversations are not stored here: each request carries its own history, so
 users never share state. API routes and UI callbacks are thin wrappers over these methods.
+What comes in is checked here, for both (a lone surrogate in a question, history or feedback
+is refused with a 422), and what goes out carries only http(s) links (`bot.sanitize`). Who may call which
+method is decided before: `bot.auth` and the API-key check in `bot.api_deps`.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ from bot.config import Settings
 from bot.errors import BusyError, InvalidQuestionError, UnsupportedFileError, UploadTooLargeError
 from bot.ingest import IngestReport, ingest_documents
 from bot.loaders import SUPPORTED_HINT, SUPPORTED_SUFFIXES, load_file
+from bot.sanitize import has_lone_surrogate, safe_url
 from bot.types import Answer, Turn
 
 History = list[Turn | Mapping[str, Any]] | None
@@ -66,19 +70,22 @@ class Service:
 
     def ask(self, question: str, history: History = None) -> Answer:
         """The checked answer to `question` (the one entry point, with queueing)."""
+        _refuse_surrogates("question or its history", question, _texts(history))
         self.bot.validate_question(question)
         with self.slot():
-            return self.bot.answer(question, history)
+            return _safe_links(self.bot.answer(question, history))
 
     def stream(self, question: str, history: History = None) -> Iterator[Delta | Answer]:
         """Deltas then the Answer. The question is checked by this call, before any event;
         a full queue or an empty index raise when the first event is asked for."""
+        _refuse_surrogates("question or its history", question, _texts(history))
         self.bot.validate_question(question)
         return self._stream(question, history)
 
     def _stream(self, question: str, history: History) -> Iterator[Delta | Answer]:
         with self.slot():
-            yield from self.bot.stream(question, history)
+            for event in self.bot.stream(question, history):
+                yield _safe_links(event) if isinstance(event, Answer) else event
 
     # --- documents --------------------------------------------------------------------------
     def documents(self) -> list[DocumentInfo]:
@@ -124,6 +131,7 @@ class Service:
         """Append a thumbs up (1) or down (-1) with the question, answer and citations."""
         if rating not in (1, -1):
             raise InvalidQuestionError("Feedback rating must be 1 (thumbs up) or -1 (thumbs down).")
+        _refuse_surrogates("feedback", question, answer, comment, _texts(history))
         record = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "rating": rating,
@@ -192,3 +200,29 @@ class Service:
             if self.settings.chroma_host
             else "embedded chroma",
         }
+
+
+def _texts(history: History) -> Any:
+    """The history as plain data for `has_lone_surrogate`; anything that is not a list is left
+    for the answerer's own check to refuse."""
+    if not isinstance(history, list | tuple):
+        return None
+    return [turn.content if isinstance(turn, Turn) else turn for turn in history]
+
+
+def _refuse_surrogates(what: str, *values: Any) -> None:
+    """Refuse text that no encoder accepts, saying so, before it is answered or stored."""
+    if any(has_lone_surrogate(value) for value in values):
+        raise InvalidQuestionError(
+            f"The {what} holds a lone UTF-16 surrogate (such as \\ud800), which is not valid "
+            "Unicode. Send the text as valid UTF-8."
+        )
+
+
+def _safe_links(answer: Answer) -> Answer:
+    """The answer with every citation's URL plain http(s) or empty: whatever is stored, a
+    `javascript:` link never reaches a page or a portal."""
+    if all(c.url == safe_url(c.url) for c in answer.citations):
+        return answer
+    citations = [replace(c, url=safe_url(c.url)) for c in answer.citations]
+    return replace(answer, citations=citations)

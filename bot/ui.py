@@ -1,15 +1,17 @@
-"""The Gradio web UI: a chat with streamed answers whose `[n]` markers open the cited passage
-in a sources panel, thumbs up/down feedback, and (outside embed mode) a documents tab.
+"""The public Gradio chat: streamed answers whose `[n]` markers open the cited passage in a
+sources panel, and thumbs up/down feedback. Nothing else: the documents page is another app
+(`bot.admin_ui`), so no handler here can change documents or reveal feedback.
 
 `build_ui(service, embed)` returns the `gr.Blocks` that `bot.server` mounts at `/` (full) and
-at `/embed` (compact and chat-only, for iframes on a portal). Callbacks are thin wrappers over
-`Service`; the HTML for messages and sources comes from the gradio-free functions below, which
-the tests call directly. Each browser session keeps its own `Conversation` in `gr.State`.
+at `/embed` (compact, for iframes on a portal). Callbacks are thin wrappers over `Service`;
+the HTML for messages and sources comes from the gradio-free functions below, which the
+tests call directly. Each browser session keeps its own `Conversation` in `gr.State`.
 
 Article text is untrusted: a feed can carry `<script>` or `<img onerror=...>`. Every piece of
 it goes through `html.escape` before it reaches the page, in chat messages (Markdown rendering
 off, so nothing is re-interpreted) and in the sources panel; Gradio's sanitizer stays on as a
-second layer. Left to other modules: routes, login and CSP headers (`bot.server`), answering
+second layer, and links to the original article must be http(s) (`bot.sanitize`). Left to
+other modules: routes, login and headers (`bot.server`, `bot.auth`, `bot.headers`), answering
 and citation checking (`bot.chain`), storage (`bot.index`).
 """
 
@@ -17,13 +19,10 @@ from __future__ import annotations
 
 import functools
 import html
-import json
 import logging
 import re
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -31,7 +30,7 @@ import gradio as gr
 from bot.chain import Delta
 from bot.citations import MARKER, marker_numbers
 from bot.errors import BotError
-from bot.loaders import SUPPORTED_SUFFIXES
+from bot.sanitize import safe_url
 from bot.service import Service
 from bot.types import Answer, Citation, Turn
 
@@ -42,7 +41,6 @@ EXAMPLES = (
     "How many peacekeepers has Russia deployed in Karabakh?",
     "When did Armenia and Turkey sign a peace accord?",
 )
-DOCUMENT_HEADERS = ["id", "title", "date", "passages", "source"]
 UNEXPECTED_ERROR = (
     "Something went wrong while answering. The server log has the details; please try again."
 )
@@ -136,12 +134,6 @@ def passage_html(citation: Citation) -> str:
     return (
         f"{text_html(text[:start])}<mark>{text_html(text[start:end])}</mark>{text_html(text[end:])}"
     )
-
-
-def safe_url(url: str) -> str:
-    """The URL if it is plain http(s), else "" (a `javascript:` link must never be clickable)."""
-    url = url.strip()
-    return url if url.lower().startswith(("http://", "https://")) else ""
 
 
 def source_html(turn: int, citation: Citation) -> str:
@@ -260,44 +252,6 @@ def record_rating(
     )
 
 
-def feedback_cases_file(service: Service, folder: Path) -> Path:
-    """Write the feedback as evaluation cases (JSONL, the `bot eval` format) into `folder`."""
-    cases = service.feedback_as_cases()
-    if not cases:
-        raise BotError("No feedback yet: rate some answers with thumbs up or down first.")
-    path = folder / "feedback-cases.jsonl"
-    lines = [json.dumps(case, ensure_ascii=False) for case in cases]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def document_rows(service: Service) -> list[list[str | int]]:
-    return [[d.doc_id, d.title, d.date, d.passages, d.source] for d in service.documents()]
-
-
-def add_files(
-    service: Service,
-    paths: Sequence[str | Path],
-    on_file: Callable[[int, int, str], None] | None = None,
-) -> tuple[list[str], list[str]]:
-    """Ingest uploaded files one by one: (one summary line per file, one error per failure).
-
-    A file that cannot be ingested does not stop the others.
-    """
-    done, errors = [], []
-    for i, path in enumerate(paths):
-        name = Path(path).name
-        if on_file:
-            on_file(i, len(paths), name)
-        try:
-            report = service.upload(name, Path(path).read_bytes())
-        except BotError as exc:
-            errors.append(str(exc))
-            continue
-        done.append(f"{name}: {report.summary()}")
-    return done, errors
-
-
 def health_line(service: Service) -> str:
     # Not the store's address: the page may be public, the Chroma server is not.
     health = service.health()
@@ -370,15 +324,9 @@ def build_ui(service: Service, embed: bool = False) -> gr.Blocks:
             "such as [1] to read the passage it comes from."
         )
         status = gr.Markdown(elem_id="status")
-        with gr.Tabs():
-            with gr.Tab("Chat", id="chat-tab"):
-                _chat_area(service, embed=False)
-            with gr.Tab("Documents", id="documents-tab"):
-                table, doc_ids = _documents_area(service, status)
+        _chat_area(service, embed=False)
         demo.load(
-            _shown_errors(lambda: _documents_view(service)),
-            outputs=[table, doc_ids, status],
-            api_visibility="private",
+            shown_errors(lambda: health_line(service)), outputs=status, api_visibility="private"
         )
     return demo
 
@@ -416,18 +364,6 @@ def _chat_area(service: Service, embed: bool) -> None:
                 example_buttons = [gr.Button(text, size="sm") for text in EXAMPLES]
             with gr.Row():
                 new = gr.Button("New conversation", size="sm", scale=0, elem_id="new-conversation")
-                if not embed:
-                    # Not in embed mode: portal visitors must not download everyone's feedback.
-                    export = gr.Button(
-                        "Export feedback as eval cases",
-                        size="sm",
-                        scale=0,
-                        elem_id="export-feedback",
-                    )
-            if not embed:
-                export_file = gr.File(
-                    label="Feedback cases (JSONL)", visible=False, elem_id="feedback-file"
-                )
             with gr.Accordion(
                 "Search query used", open=False, visible=False, elem_id="standalone"
             ) as standalone_box:
@@ -450,7 +386,7 @@ def _chat_area(service: Service, embed: bool) -> None:
         try:
             text = service.bot.validate_question(text)
         except BotError as exc:
-            _warn(str(exc))
+            warn(str(exc))
             yield unchanged
             return
         shown = chat_messages(conv)
@@ -496,7 +432,7 @@ def _chat_area(service: Service, embed: bool) -> None:
     for clear in (new.click, chatbot.clear):
         clear(restart, outputs=outputs, cancels=events, queue=False, api_visibility="private")
 
-    @_shown_errors
+    @shown_errors
     def rate(conv: Conversation, like: gr.LikeData) -> None:
         if like.liked not in (True, False) or not isinstance(like.index, int):
             return  # a rating taken back: the feedback log only appends
@@ -505,104 +441,17 @@ def _chat_area(service: Service, embed: bool) -> None:
 
     chatbot.like(rate, inputs=[conversation], api_visibility="private")
 
-    if not embed:
-
-        @_shown_errors
-        def export_feedback() -> Any:
-            folder = Path(tempfile.mkdtemp(prefix="newsbot-feedback-"))
-            return gr.File(value=str(feedback_cases_file(service, folder)), visible=True)
-
-        export.click(export_feedback, outputs=export_file, api_visibility="private")
-
-
-def _documents_area(service: Service, status: gr.Markdown) -> tuple[gr.Dataframe, gr.Dropdown]:
-    suffixes = sorted(SUPPORTED_SUFFIXES)
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=1, min_width=280):
-            files = gr.File(
-                label="Add articles (" + " ".join(suffixes) + ")",
-                file_count="multiple",
-                file_types=suffixes,
-                type="filepath",
-                elem_id="upload-files",
-            )
-            add = gr.Button("Add to the index", variant="primary", elem_id="add-documents")
-            result = gr.Textbox(
-                label="Last result", interactive=False, lines=3, elem_id="upload-result"
-            )
-            with gr.Row():
-                doc_id = gr.Dropdown(
-                    label="Document to remove", choices=[], scale=3, elem_id="remove-id"
-                )
-                remove = gr.Button("Remove", variant="stop", scale=1, elem_id="remove-document")
-            refresh = gr.Button("Refresh list", size="sm")
-        with gr.Column(scale=2, min_width=320):
-            table = gr.Dataframe(
-                headers=DOCUMENT_HEADERS,
-                datatype=["str", "str", "str", "number", "str"],
-                column_widths=["22%", "34%", "14%", "10%", "20%"],
-                wrap=True,
-                interactive=False,
-                label="Indexed documents",
-                elem_id="documents",
-            )
-    view = [table, doc_id, status]
-
-    @_shown_errors
-    def upload(
-        paths: list[str] | None,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio injects a tracker
-    ) -> tuple[Any, ...]:
-        if not paths:
-            raise BotError("Choose one or more files to add first.")
-
-        def on_file(i: int, total: int, name: str) -> None:
-            progress((i, total), desc=f"Ingesting {name}", unit="files")
-
-        done, errors = add_files(service, paths, on_file)
-        for error in errors:
-            _warn(error)
-        lines = done + [f"Not added: {error}" for error in errors]
-        return "\n".join(lines), *_documents_view(service), None
-
-    @_shown_errors
-    def remove_document(chosen: str | None) -> tuple[Any, ...]:
-        if not chosen:
-            raise BotError("Choose the document to remove first.")
-        info = service.remove(chosen)
-        done = f"Removed {info.doc_id} ({info.title}, {info.passages} passages)."
-        return done, *_documents_view(service)
-
-    add.click(upload, inputs=[files], outputs=[result, *view, files], api_visibility="private")
-    remove.click(
-        remove_document, inputs=[doc_id], outputs=[result, *view], api_visibility="private"
-    )
-    refresh.click(
-        _shown_errors(lambda: _documents_view(service)), outputs=view, api_visibility="private"
-    )
-    return table, doc_id
-
-
-def _documents_view(service: Service) -> tuple[Any, Any, str]:
-    """The documents table, the removal choices and the status line, as they are now."""
-    rows = document_rows(service)
-    return (
-        {"headers": DOCUMENT_HEADERS, "data": rows},
-        gr.Dropdown(choices=[str(row[0]) for row in rows], value=None),
-        health_line(service),
-    )
-
 
 def _constant(value: str) -> Callable[[], str]:
     return lambda: value
 
 
-def _warn(message: str) -> None:
+def warn(message: str) -> None:
     """A warning toast. Gradio renders toast text as HTML, so the message is escaped."""
     gr.Warning(html.escape(message))
 
 
-def _shown_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+def shown_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """A callback whose errors reach the user as a message: a BotError's own, or for a bug a
     generic one (the traceback goes to the server log, never to the page)."""
 

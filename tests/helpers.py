@@ -1,4 +1,5 @@
-"""Helpers shared by the test modules: canned answers and a fake `Service`.
+"""Helpers shared by the test modules: canned answers, a fake `Service`, a `ChatBot`
+stand-in that answers from a can but stores for real, and a PDF bomb.
 
 Fixtures stay in `conftest.py`; these are plain functions and classes that tests import. Free
 ports and server processes come from the product's own `bot.procs`, which `bot bench` uses too.
@@ -12,8 +13,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from bot.chain import Delta
+from bot.catalog import DocumentInfo
+from bot.chain import Delta, validate_question
 from bot.errors import UnsupportedFileError
+from bot.index import Index
 from bot.ingest import IngestReport
 from bot.types import Answer, Turn
 
@@ -45,6 +48,7 @@ class FakeService:
         self.asked: list[tuple[str, list[Turn]]] = []
         self.ratings: list[dict[str, Any]] = []
         self.uploads: list[tuple[str, bytes]] = []
+        self.removed: list[str] = []
         self.bot = SimpleNamespace(validate_question=lambda q: q.strip())
 
     def stream(self, question: str, history: Any = None) -> Iterator[Delta | Answer]:
@@ -86,5 +90,72 @@ class FakeService:
         self.uploads.append((filename, data))
         return IngestReport(added=[Path(filename).stem], passages=1)
 
+    def documents(self) -> list[DocumentInfo]:
+        """What was uploaded and not removed, one passage each."""
+        ids = [Path(name).stem for name, _ in self.uploads]
+        return [
+            DocumentInfo(i, i, f"{i}.txt", "", "", 1, 0, "", "")
+            for i in ids
+            if i not in self.removed
+        ]
+
+    def remove(self, doc_id: str) -> DocumentInfo:
+        [info] = [d for d in self.documents() if d.doc_id == doc_id]
+        self.removed.append(doc_id)
+        return info
+
     def health(self) -> dict[str, Any]:
-        return {"status": "ok"}
+        return {"status": "ok", "documents": len(self.documents()), "passages": 0, "mode": "x"}
+
+
+class CannedBot:
+    """Stands in for `ChatBot` inside a real `Service`: the index (and so uploads, removals,
+    the documents list) is real, answers are canned. For tests about who may change what,
+    where the answering itself does not matter."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self.answerer = SimpleNamespace(mode="extractive")
+
+    def validate_question(self, question: Any) -> str:
+        return validate_question(question, 2000)
+
+    def answer(self, question: str, history: Any = None) -> Answer:
+        return canned_answer(question)
+
+    def stream(self, question: str, history: Any = None) -> Iterator[Delta | Answer]:
+        yield from CANNED_EVENTS[:-1]
+        yield canned_answer(question)
+
+
+def pdf_bomb(inflated_bytes: int = 80_000_000) -> bytes:
+    """A one-page PDF whose content stream is ~200 KB of zlib that inflates to
+    `inflated_bytes` of valid text operators: small to upload, huge to read."""
+    import zlib
+
+    line = b"BT /F1 12 Tf 72 700 Td (Hello world) Tj ET\n"
+    chunk = line * (1_000_000 // len(line))
+    packer = zlib.compressobj(9)
+    stream = b"".join(packer.compress(chunk) for _ in range(inflated_bytes // len(chunk)))
+    stream += packer.flush()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -32,9 +33,10 @@ from bot.limits import MAX_JSON_BYTES, BodyLimitMiddleware
 from bot.openai_api import ChatMessage, split_chat_messages
 from bot.procs import child_env, free_port, running_server
 from bot.server import create_app
+from bot.types import Answer
 
 from .conftest import CORPUS
-from .helpers import CANNED_EVENTS, FakeService, canned_answer
+from .helpers import CANNED_EVENTS, FakeService, canned_answer, pdf_bomb
 
 KEY = "test-key-0123456789"
 PORTAL = "https://portal.example.org"
@@ -398,6 +400,139 @@ def test_server_survives_bad_input(api: httpx.Client) -> None:
     assert "Vladimir Putin" in ask(api, PUTIN_QUESTION)["text"]
 
 
+# --- hostile input: a 4xx with a message, and nothing stored changes ----------------------------
+SURROGATE_QUESTION = b'{"question": "Who brokered the \\ud800 ceasefire?"}'
+SURROGATE_CHAT = b'{"messages": [{"role": "user", "content": "Who \\udfff?"}]}'
+HOSTILE = {
+    "surrogate in /api/ask": (
+        "POST",
+        "/api/ask",
+        {"content": SURROGATE_QUESTION, "headers": JSON},
+        422,
+        "surrogate",
+    ),
+    "surrogate in /api/ask/stream": (
+        "POST",
+        "/api/ask/stream",
+        {"content": SURROGATE_QUESTION, "headers": JSON},
+        422,
+        "surrogate",
+    ),
+    "surrogate in the history": (
+        "POST",
+        "/api/ask",
+        {
+            "content": b'{"question": "Who?", "history": [{"role": "user", "content": "\\ud800"}]}',
+            "headers": JSON,
+        },
+        422,
+        "surrogate",
+    ),
+    "surrogate in /v1/chat/completions": (
+        "POST",
+        "/v1/chat/completions",
+        {"content": SURROGATE_CHAT, "headers": JSON},
+        422,
+        "surrogate",
+    ),
+    "surrogate in a /v1 stream": (
+        "POST",
+        "/v1/chat/completions",
+        {"content": SURROGATE_CHAT.replace(b"{", b'{"stream": true, ', 1), "headers": JSON},
+        422,
+        "surrogate",
+    ),
+    "surrogate in a feedback comment": (
+        "POST",
+        "/api/feedback",
+        {
+            "content": b'{"question": "Who?", "answer": {"text": "x"}, "rating": 1, '
+            b'"comment": "bad \\udc00"}',
+            "headers": JSON,
+        },
+        422,
+        "surrogate",
+    ),
+    "surrogate in a feed article": (
+        "POST",
+        "/api/documents",
+        {"files": {"file": ("feed.jsonl", b'{"id": "s1", "text": "Text \\ud800 here."}\n')}},
+        415,
+        "surrogate",
+    ),
+    "newline in a document id": (
+        "POST",
+        "/api/documents",
+        {"files": {"file": ("feed.jsonl", b'{"id": "two\\nlines", "text": "Some text."}\n')}},
+        415,
+        "control character",
+    ),
+    "control character in a document id": (
+        "POST",
+        "/api/documents",
+        {"files": {"file": ("feed.jsonl", b'{"id": "bell\\u0007", "text": "Some text."}\n')}},
+        415,
+        "control character",
+    ),
+    "two file fields": (
+        "POST",
+        "/api/documents",
+        {
+            "files": [
+                ("file", ("first-article.md", b"# First\n\nThe first article.\n")),
+                ("file", ("second-article.md", b"# Second\n\nThe second article.\n")),
+            ]
+        },
+        422,
+        "one file per request",
+    ),
+    "PDF bomb": (
+        "POST",
+        "/api/documents",
+        {"files": {"file": ("bomb.pdf", pdf_bomb())}},
+        415,
+        "expands to more data",
+    ),
+    "Gradio: unknown v2 call": (
+        "POST",
+        "/gradio_api/call/v2/respond_1",
+        {"json": {"data": []}},
+        404,
+        "no such function",
+    ),
+    "Gradio: unknown component": (
+        "POST",
+        "/gradio_api/component_server",
+        {"json": {"session_hash": "x", "component_id": 99999, "fn_name": "x", "data": None}},
+        404,
+        "no such function",
+    ),
+    "Gradio: NUL in a proxied path": (
+        "GET",
+        "/gradio_api/proxy=/etc/passwd%00.txt",
+        {},
+        400,
+        "could not use this request",
+    ),
+}
+
+
+def stored_state(api: httpx.Client) -> tuple[Any, Any]:
+    return api.get("/api/documents").json(), api.get("/api/feedback/cases").json()
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("case", list(HOSTILE), ids=list(HOSTILE))
+def test_hostile_input_gets_a_4xx_and_changes_nothing(api: httpx.Client, case: str) -> None:
+    method, path, kwargs, status, message = HOSTILE[case]
+    before = stored_state(api)
+    response = api.request(method, path, **kwargs)
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]
+    assert stored_state(api) == before
+    assert "Vladimir Putin" in ask(api, PUTIN_QUESTION)["text"]  # and the server is fine
+
+
 # --- documents and feedback ----------------------------------------------------------------------
 ARTICLE_MD = b"""# Harbour tunnel opens in Valdoria
 
@@ -571,11 +706,13 @@ def test_twenty_concurrent_conversations_stay_apart(
 def test_only_the_embed_page_may_be_framed_by_the_portal(server: Server) -> None:
     embed = httpx.get(f"{server.url}/embed/", timeout=30)
     assert embed.status_code == 200 and "<html" in embed.text.lower()
-    assert embed.headers["content-security-policy"] == f"frame-ancestors 'self' {PORTAL}"
+    policy = embed.headers["content-security-policy"]
+    assert policy.startswith("default-src 'self'; ")
+    assert policy.endswith(f"; frame-ancestors 'self' {PORTAL}")
     assert "x-frame-options" not in embed.headers
     page = httpx.get(f"{server.url}/", timeout=30)
     assert page.status_code == 200
-    assert page.headers["content-security-policy"] == "frame-ancestors 'self'"
+    assert page.headers["content-security-policy"].endswith("; frame-ancestors 'self'")
     assert page.headers["x-frame-options"] == "SAMEORIGIN"
     bare = httpx.get(f"{server.url}/embed", timeout=30)
     assert bare.status_code == 307 and bare.headers["location"] == "embed/"
@@ -832,9 +969,15 @@ def test_a_key_with_non_ascii_characters_is_just_wrong(tmp_path: Path) -> None:
     assert response.status_code == 401
 
 
-def test_a_half_configured_ui_login_is_refused(tmp_path: Path) -> None:
-    config = Settings.from_env({}, data_dir=tmp_path / "data", ui_user="admin")
-    with pytest.raises(ConfigError, match="BOT_UI_PASSWORD"):
+@pytest.mark.parametrize(
+    ("login", "missing"),
+    [({"ui_user": "reader"}, "BOT_UI_PASSWORD"), ({"admin_password": "pw"}, "BOT_ADMIN_USER")],
+)
+def test_a_half_configured_login_is_refused(
+    tmp_path: Path, login: dict[str, str], missing: str
+) -> None:
+    config = Settings.from_env({}, data_dir=tmp_path / "data", **login)
+    with pytest.raises(ConfigError, match=missing):
         create_app(config, FakeService(), with_ui=True)  # type: ignore[arg-type]
 
 
@@ -858,12 +1001,42 @@ def test_the_ui_login_guards_both_pages_but_not_health(tmp_path: Path, article_b
     config = Settings.from_env(
         {}, data_dir=tmp_path / "data", ui_user="editor", ui_password="pass-1234"
     )
-    with TestClient(create_app(config, Service(config, article_bot))) as client:
+    app = create_app(config, Service(config, article_bot))
+    with TestClient(app, follow_redirects=False) as client:
         assert client.get("/config").status_code == 401
         assert client.get("/embed/config").status_code == 401
+        assert client.get("/").headers["location"] == "login?next=/"
         assert client.get("/api/health").status_code == 200
         wrong = client.post("/embed/login", data={"username": "editor", "password": "nope"})
-        assert wrong.status_code == 400
+        assert wrong.status_code == 401 and "Wrong user name or password" in wrong.text
         right = client.post("/login", data={"username": "editor", "password": "pass-1234"})
-        assert right.status_code == 200
+        assert right.status_code == 303
         assert client.get("/config").status_code == 200
+        assert client.get("/embed/config").status_code == 200
+
+
+def test_a_stored_script_link_never_reaches_a_citation(tmp_path: Path) -> None:
+    """Links are dropped at ingest; one stored before that (or by other code) is dropped on
+    the way out, for the API, the OpenAI endpoint and the UI alike (they all ask Service)."""
+    from dataclasses import replace
+
+    from bot.service import Service
+    from bot.types import Citation
+
+    def cited(url: str) -> Citation:
+        return Citation(1, "d#p1", "d", "T", "s.txt", "", url, "Text.", "Text.", 0, 5)
+
+    answer = replace(
+        canned_answer(), citations=[cited("javascript:alert(1)"), cited("https://a.b/")]
+    )
+    bot = SimpleNamespace(
+        index=None,
+        validate_question=lambda question: question,
+        answer=lambda question, history=None: answer,
+        stream=lambda question, history=None: iter([Delta("Canned [1]."), answer]),
+    )
+    service = Service(Settings.from_env({}, data_dir=tmp_path / "data"), bot)  # type: ignore[arg-type]
+    streamed = list(service.stream("Who?"))[-1]
+    for result in (service.ask("Who?"), streamed):
+        assert isinstance(result, Answer)
+        assert [c.url for c in result.citations] == ["", "https://a.b/"]

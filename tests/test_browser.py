@@ -4,8 +4,11 @@ data folder and corpus.
 
 The corpus holds the project's article and a feed article whose text and title carry
 `<script>` and `<img onerror>` markup, which must show as text and never run. Two tiny parent
-pages on other origins frame `/embed`: one is allowed by BOT_FRAME_ANCESTORS, one is not.
-Screenshots go to tests/screenshots/ (gitignored).
+pages on other origins frame `/embed`: one is allowed by BOT_FRAME_ANCESTORS, one is not. An
+admin login is configured: the documents page at `/admin/` is reached through the login
+form. Every page is watched for Content-Security-Policy violations, and a test fails on any:
+the policy (`bot.headers`) must leave Gradio working. Screenshots go to tests/screenshots/
+(gitignored).
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = ROOT / "tests" / "screenshots"
 STARTUP_TIMEOUT_S = 180
 ANSWER_TIMEOUT_MS = 60_000
+ADMIN_USER, ADMIN_PASSWORD = "editor", "edit-pw-12345"
 
 MARKUP_ARTICLE = {
     "id": "zebulon-festival",
@@ -128,6 +132,8 @@ def _run_site(root: Path) -> Iterator[Site]:
         BOT_PORT=str(port),
         BOT_HOST="127.0.0.1",
         BOT_FRAME_ANCESTORS=f"'self' http://127.0.0.1:{allowed_port}",
+        BOT_ADMIN_USER=ADMIN_USER,
+        BOT_ADMIN_PASSWORD=ADMIN_PASSWORD,
         GRADIO_ANALYTICS_ENABLED="False",
     )
     command = [sys.executable, str(ROOT / "app.py")]
@@ -154,15 +160,40 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+def watch_csp(page: Page) -> list[str]:
+    """The Content-Security-Policy violations `page` reports, as they happen."""
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return violations
+
+
 @pytest.fixture
 def page(browser: Browser, site: Site) -> Iterator[Page]:
-    """A fresh browser context, so a fresh Gradio session, on the chat page."""
+    """A fresh browser context, so a fresh Gradio session, on the chat page; the test fails
+    if the page reports a CSP violation."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
+    violations = watch_csp(page)
     page.goto(site.url + "/")
     page.wait_for_selector("#question textarea")
     yield page
     context.close()
+    assert violations == []
+
+
+def sign_in_as_admin(page: Page, site: Site) -> None:
+    """Open the documents page through the login form, in `page`'s own browser context."""
+    page.goto(site.url + "/admin/")
+    page.wait_for_selector("form input[name=password]")
+    page.fill("input[name=username]", ADMIN_USER)
+    page.fill("input[name=password]", ADMIN_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#documents")
 
 
 def shot(page: Page, name: str) -> None:
@@ -231,7 +262,7 @@ def test_follow_up_shows_standalone_query_and_old_citations_still_open(page: Pag
     expect(page.locator("#sources #src-0-1")).to_have_class("source active")
 
 
-def test_article_markup_shows_as_text_and_never_runs(page: Page) -> None:
+def test_article_markup_shows_as_text_and_never_runs(page: Page, site: Site) -> None:
     answer = ask(page, "What did the harbour festival in Zebulon feature?")
     expect(answer).to_contain_text(SCRIPT_TEXT)
     expect(answer).to_contain_text(IMG_TEXT)
@@ -244,13 +275,16 @@ def test_article_markup_shows_as_text_and_never_runs(page: Page) -> None:
     expect(source).to_contain_text("{{constructor.constructor('window.__pwned=5')()}}")
 
     shot(page, "markup-in-chat")
-    page.get_by_role("tab", name="Documents").click()
-    expect(page.locator("#documents")).to_contain_text(MARKUP_ARTICLE["title"])
-    shot(page, "markup-in-documents")
-
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert page.locator("img[src='x']").count() == 0
-    assert page.locator("#chat script, #sources script, #documents script").count() == 0
+    assert page.locator("#chat script, #sources script").count() == 0
+
+    sign_in_as_admin(page, site)
+    expect(page.locator("#documents")).to_contain_text(MARKUP_ARTICLE["title"])
+    shot(page, "markup-in-documents")
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert page.locator("img[src='x']").count() == 0
+    assert page.locator("#documents script").count() == 0
 
 
 def test_new_conversation_forgets_chat_history_and_sources(page: Page) -> None:
@@ -284,6 +318,7 @@ def test_conversations_are_per_browser_session(browser: Browser, page: Page, sit
 
 def test_embed_is_framed_only_by_allowed_origins(browser: Browser, site: Site) -> None:
     allowed = browser.new_context(viewport={"width": 1000, "height": 900}).new_page()
+    violations = watch_csp(allowed)
     allowed.goto(site.allowed_parent)
     frame = allowed.frame_locator("#chat")
     expect(frame.locator("#question textarea")).to_be_visible(timeout=30_000)
@@ -299,6 +334,7 @@ def test_embed_is_framed_only_by_allowed_origins(browser: Browser, site: Site) -
     expect(frame.locator("#sources .source.active mark")).to_contain_text("2,000")
     shot(allowed, "embed-allowed")
     allowed.context.close()
+    assert violations == []
 
     refused = browser.new_context().new_page()
     messages: list[str] = []
@@ -323,11 +359,9 @@ def test_feedback_is_stored_and_exported_as_eval_cases(page: Page, site: Site) -
     assert (record["question"], record["rating"]) == (question, 1)
     assert "2,000" in record["answer"] and record["citations"]
 
-    page.click("#export-feedback")
-    link = page.locator("#feedback-file a[download]")
-    expect(link).to_be_visible()
+    sign_in_as_admin(page, site)
     with page.expect_download() as download:
-        link.click()
+        page.click("#export-feedback")
     lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
     cases = [json.loads(line) for line in lines]
     case = next(c for c in cases if c["question"] == question)
@@ -336,8 +370,27 @@ def test_feedback_is_stored_and_exported_as_eval_cases(page: Page, site: Site) -
     ]
 
 
-def test_documents_upload_list_and_remove(page: Page, tmp_path: Path) -> None:
-    page.get_by_role("tab", name="Documents").click()
+def test_the_chat_has_no_documents_and_the_admin_page_needs_a_login(page: Page, site: Site) -> None:
+    expect(page.get_by_role("tab", name="Documents")).to_have_count(0)
+    expect(page.locator("#export-feedback, #upload-files")).to_have_count(0)
+    page.goto(site.url + "/admin/")
+    expect(page.locator("h1")).to_have_text("Sign in")
+    page.fill("input[name=username]", ADMIN_USER)
+    page.fill("input[name=password]", "wrong-password")
+    page.click("button[type=submit]")
+    expect(page.get_by_role("alert")).to_contain_text("Wrong user name or password")
+    page.fill("input[name=username]", ADMIN_USER)
+    page.fill("input[name=password]", ADMIN_PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#documents")).to_contain_text("caucasus-peace-talks")
+    assert page.url == site.url + "/admin/"
+    page.click("#sign-out")
+    page.goto(site.url + "/admin/")
+    expect(page.locator("h1")).to_have_text("Sign in")
+
+
+def test_documents_upload_list_and_remove(page: Page, site: Site, tmp_path: Path) -> None:
+    sign_in_as_admin(page, site)
     table = page.locator("#documents")
     expect(table).to_contain_text("caucasus-peace-talks")
 
@@ -360,3 +413,17 @@ def test_documents_upload_list_and_remove(page: Page, tmp_path: Path) -> None:
     expect(result).to_have_value(re.compile("Removed quillon-lighthouse"))
     expect(table).not_to_contain_text("Quillon lighthouse")
     expect(table).to_contain_text("caucasus-peace-talks")
+
+
+@pytest.mark.parametrize(("path", "title"), [("/docs", ".swagger-ui .title"), ("/redoc", "h1")])
+def test_the_api_docs_render_under_the_csp(
+    browser: Browser, site: Site, path: str, title: str
+) -> None:
+    page = browser.new_context().new_page()
+    violations = watch_csp(page)
+    page.goto(site.url + path)
+    expect(page.locator(title).first).to_contain_text("Newsbot", timeout=30_000)
+    page.wait_for_timeout(1000)  # workers and lazy assets
+    page.context.close()
+    # ReDoc's "powered by" logo comes from its CDN: blocked, as every other host is.
+    assert [v for v in violations if "https://cdn.redoc.ly/" not in v] == []

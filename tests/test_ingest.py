@@ -175,6 +175,24 @@ def test_bad_file_is_skipped_and_reported_others_go_in(index: Index, tmp_path: P
     assert len(report.errors) == 1 and "bad.txt" in report.errors[0]
 
 
+def test_a_document_with_a_bad_id_is_skipped_with_a_message(index: Index) -> None:
+    good, bad = _doc("A good article about the talks.", "good"), _doc("Bad one.", "bad\nid")
+    report = ingest_documents(index, [bad, good])
+    assert report.added == ["good"]
+    assert len(report.errors) == 1 and "control character" in report.errors[0]
+    assert [d.doc_id for d in index.documents()] == ["good"]
+
+
+def test_what_is_stored_holds_no_surrogate_and_no_script_link(index: Index) -> None:
+    doc = Document("d", "Title \ud800", "Text \udfff about talks.", "s.txt", url="javascript:x")
+    report = ingest_documents(index, [doc])
+    assert report.added == ["d"]
+    [(passage_id, _score)] = index.catalog.keyword_search("talks", 5)
+    passage = index.catalog.get_passages([passage_id])[passage_id]
+    assert passage.text == "Text \ufffd about talks."
+    assert passage.title == "Title \ufffd" and passage.url == ""
+
+
 KILL_SCRIPT = """
 import json, sys, time
 from pathlib import Path

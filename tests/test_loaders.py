@@ -10,6 +10,8 @@ import pytest
 from bot.errors import UnsupportedFileError
 from bot.loaders import doc_id_for, iter_input_files, load_file
 
+from .helpers import pdf_bomb
+
 
 def test_txt_keeps_text_and_names_the_document(tmp_path: Path) -> None:
     path = tmp_path / "Peace Talks.txt"
@@ -88,6 +90,9 @@ def test_jsonl_feed_yields_one_document_per_line(tmp_path: Path) -> None:
         ("bad.jsonl", b'{"id": "x", "text": "ok"}\nnot json\n', "line 2"),
         ("noid.jsonl", b'{"text": "no id"}\n', "missing id"),
         ("broken.pdf", b"%PDF-1.4 garbage", "PDF"),
+        ("surrogate.jsonl", b'{"id": "s", "text": "bad \\ud800 text"}\n', "line 1: .*surrogate"),
+        ("newline-id.jsonl", b'{"id": "a\\nb", "text": "Text."}\n', "line 1: the id .*control"),
+        ("long-id.jsonl", b'{"id": "' + b"x" * 300 + b'", "text": "Text."}\n', "limit is 200"),
     ],
 )
 def test_bad_files_raise_a_clear_error(
@@ -121,3 +126,21 @@ def test_title_and_id_come_from_the_given_source_name(tmp_path: Path) -> None:
     [doc] = load_file(path, source="harbour-news.txt")
     assert doc.title == "Harbour news"
     assert doc.doc_id == "harbour-news" and doc.source == "harbour-news.txt"
+
+
+def test_feed_links_other_than_http_are_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "feed.jsonl"
+    rows = [
+        {"id": "js", "text": "Alpha text.", "url": "javascript:alert(document.cookie)"},
+        {"id": "web", "text": "Beta text.", "url": "https://news.example/beta"},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    assert [d.url for d in load_file(path)] == ["", "https://news.example/beta"]
+
+
+def test_a_pdf_bomb_is_refused_with_a_message(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.pdf"
+    path.write_bytes(pdf_bomb())
+    assert path.stat().st_size < 1_000_000
+    with pytest.raises(UnsupportedFileError, match=r"expands to more data .* \.txt"):
+        list(load_file(path))

@@ -1,13 +1,11 @@
-"""The web UI's logic without a browser: escaping, citation links, the sources panel, the
+"""The chat UI's logic without a browser: escaping, citation links, the sources panel, the
 per-session conversation, and what the callbacks ask of the Service (`tests.helpers.FakeService`).
 tests/test_browser.py checks the same things on the real page."""
 
 from __future__ import annotations
 
 import html
-import json
 import logging
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -20,12 +18,10 @@ from bot.ui import (
     UNEXPECTED_ERROR,
     Conversation,
     Exchange,
-    add_files,
     answer_html,
     ask_stream,
     build_ui,
     chat_messages,
-    feedback_cases_file,
     passage_html,
     record_rating,
     source_html,
@@ -220,29 +216,6 @@ def test_a_rating_goes_to_the_rated_answer_with_its_history() -> None:
         record_rating(service, conv, 7, liked=True)  # type: ignore[arg-type]
 
 
-def test_feedback_export_is_jsonl_of_cases(tmp_path: Path) -> None:
-    service = FakeService()
-    with pytest.raises(BotError, match="No feedback yet"):
-        feedback_cases_file(service, tmp_path)  # type: ignore[arg-type]
-    record_rating(service, conversation(), 1, liked=True)  # type: ignore[arg-type]
-    path = feedback_cases_file(service, tmp_path)  # type: ignore[arg-type]
-    [case] = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    assert case["question"] == "Who?" and case["rating"] == 1
-
-
-def test_a_bad_upload_does_not_stop_the_others(tmp_path: Path) -> None:
-    good, empty = tmp_path / "good.txt", tmp_path / "empty.txt"
-    good.write_text("Some news.")
-    empty.write_text(" ")
-    service = FakeService()
-    seen: list[tuple[int, int, str]] = []
-    done, errors = add_files(service, [empty, good], lambda *step: seen.append(step))  # type: ignore[arg-type]
-    assert done == ["good.txt: 1 added, 0 updated, 0 unchanged; 1 passages written"]
-    assert errors == ["empty.txt: the file is empty."]
-    assert seen == [(0, 2, "empty.txt"), (1, 2, "good.txt")]
-    assert service.uploads == [("good.txt", b"Some news.")]
-
-
 # --- the page ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("embed", [False, True])
 def test_build_ui_renders_messages_as_escaped_html_only(embed: bool) -> None:
@@ -254,6 +227,7 @@ def test_build_ui_renders_messages_as_escaped_html_only(embed: bool) -> None:
         True,
         [],
     )
-    tabs = {b.label for b in blocks if isinstance(b, gr.Tab)}
-    assert tabs == (set() if embed else {"Chat", "Documents"})
-    assert any(getattr(b, "elem_id", None) == "export-feedback" for b in blocks) is not embed
+    # The public chat holds no way to change documents or export feedback (bot.admin_ui does).
+    assert not [b for b in blocks if isinstance(b, gr.File | gr.Tab)]
+    handlers = {fn.name for fn in demo.fns.values()}
+    assert handlers.isdisjoint({"upload", "remove_document", "export_feedback"}), handlers
