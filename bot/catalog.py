@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from bot.text import STOPWORDS, compounds, content_terms, words
 from bot.types import Document, Passage
@@ -85,6 +86,7 @@ class Catalog:
         # One connection shared by threads (the web server); SQLite calls are serialised.
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
+        self._vocabulary: tuple[Any, dict[str, int]] | None = None
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -280,6 +282,29 @@ class Catalog:
             n = df.get(fts_term, 0)
             result[term] = max(result.get(term, 0.0), math.log(1 + (total - n + 0.5) / (n + 0.5)))
         return result
+
+    def vocabulary(self) -> dict[str, int]:
+        """Every term of the keyword index (FTS5 Porter stems) with the number of passages that
+        hold it; read again only when the passages changed."""
+        with self._lock:
+            version = self._db.execute("SELECT count(*), max(rowid) FROM passages").fetchone()
+            if self._vocabulary is None or self._vocabulary[0] != version:
+                rows = self._db.execute("SELECT term, doc FROM temp.vocab").fetchall()
+                self._vocabulary = (version, {str(t): int(n) for t, n in rows})
+            return self._vocabulary[1]
+
+    def surface_word(self, term: str) -> str | None:
+        """A word as the articles write it whose Porter stem is `term` ('peacekeep' ->
+        'peacekeepers'), or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT p.text FROM passages_fts f JOIN passages p ON p.rowid = f.rowid "
+                "WHERE passages_fts MATCH ? LIMIT 1",
+                (f'text:"{term}"',),
+            ).fetchone()
+        if not row:
+            return None
+        return next((w for w in re.findall(r"[^\W\d_]+", row[0]) if porter_stem(w) == term), None)
 
 
 def porter_stem(word: str) -> str:

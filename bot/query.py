@@ -1,0 +1,131 @@
+"""The question as the index understands it: misspelt words matched to the words of the indexed
+articles, and demonyms given their country's name.
+
+- **Spelling.** A word that neither the articles nor an English dictionary know ("Yerevn",
+  "peacekeepres") is replaced by the closest word of the articles (rapidfuzz over the keyword
+  index's terms), if one is close enough. Known words are never changed, so a question about
+  something the articles do not mention ("France") stays as asked and is refused.
+  The English word list is symspellpy's frequency dictionary (82,765 words).
+- **Demonyms.** "Azerbaijani", "Turkish" and "Russian" add "Azerbaijan", "Turkey" and "Russia"
+  to the search query (countryinfo's table), so that keyword search finds articles that only
+  name the country. The reader reads the question with its own words.
+
+The catalog owns the vocabulary (`Catalog.vocabulary`, `Catalog.surface_word`); this module
+only decides what to change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Protocol
+
+from bot.text import STOPWORDS
+
+#: Shortest word that is corrected; shorter ones are too ambiguous.
+MIN_CORRECTED_LENGTH = 4
+#: rapidfuzz ratio (0-100) a correction must reach.
+MIN_SIMILARITY = 80
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+
+
+class Vocabulary(Protocol):
+    """What the clean-up needs of the keyword index (`bot.catalog.Catalog`)."""
+
+    def vocabulary(self) -> dict[str, int]: ...
+
+    def surface_word(self, term: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question prepared for search and reading."""
+
+    question: str  # spelling corrected: what the reader reads
+    search: str  # plus country names for demonyms: what retrieval searches
+    corrections: dict[str, str]  # word as asked -> word used
+
+
+def prepare(question: str, vocabulary: Vocabulary) -> Query:
+    """The question with misspelt words corrected and demonyms' countries added for search."""
+    from bot.catalog import porter_stem
+
+    terms = vocabulary.vocabulary()
+    corrections: dict[str, str] = {}
+    for match in _WORD.finditer(question):
+        word = match.group()
+        low = word.lower()
+        if len(low) < MIN_CORRECTED_LENGTH or low in STOPWORDS or low in corrections:
+            continue
+        if porter_stem(low) in terms or low in english_words():
+            continue
+        better = closest_term(porter_stem(low), terms)
+        surface = vocabulary.surface_word(better) if better else None
+        if surface and surface.lower() != low:
+            corrections[word] = surface
+    corrected = question
+    for wrong, right in corrections.items():
+        corrected = re.sub(rf"\b{re.escape(wrong)}\b", right, corrected)
+    countries = [
+        country
+        for word in _WORD.findall(corrected)
+        if (country := demonyms().get(word.lower())) and country.lower() not in corrected.lower()
+    ]
+    search = f"{corrected} ({', '.join(dict.fromkeys(countries))})" if countries else corrected
+    return Query(corrected, search, corrections)
+
+
+def closest_term(stem: str, terms: dict[str, int]) -> str | None:
+    """The index term most like `stem` (the more frequent on a tie), or None if none is close."""
+    from rapidfuzz import fuzz, process
+
+    matches = process.extract(
+        stem, list(terms), scorer=fuzz.ratio, score_cutoff=MIN_SIMILARITY, limit=5
+    )
+    if not matches:
+        return None
+    best = max(matches, key=lambda m: (m[1], terms[m[0]]))
+    return str(best[0])
+
+
+@cache
+def english_words() -> frozenset[str]:
+    """The words of symspellpy's English frequency dictionary."""
+    from importlib.resources import files
+
+    text = files("symspellpy").joinpath("frequency_dictionary_en_82_765.txt").read_text("utf-8")
+    return frozenset(line.split(" ", 1)[0] for line in text.splitlines() if line)
+
+
+@cache
+def demonyms() -> dict[str, str]:
+    """Lower-case demonym -> country name ("azerbaijani" -> "Azerbaijan")."""
+    from countryinfo import all_countries
+
+    table: dict[str, str] = {}
+    for country in all_countries():
+        demonym, name = country.demonym(), country.name()
+        if demonym and name:
+            table.setdefault(demonym.lower(), name)
+    return table
+
+
+@cache
+def known_places() -> frozenset[str]:
+    """Lower-case names of countries and capitals (countryinfo's table)."""
+    from countryinfo import all_countries
+
+    names: set[str] = set()
+    for country in all_countries():
+        for name in (country.name(), _capital(country)):
+            if name:
+                names.add(name.lower())
+    return frozenset(names)
+
+
+def _capital(country: object) -> str:
+    try:
+        return str(country.capital() or "")  # type: ignore[attr-defined]
+    except Exception:  # a few territories have no capital in the table
+        return ""

@@ -1,0 +1,46 @@
+"""Question clean-up against the index's vocabulary: misspelt words corrected, known words left
+alone, demonyms' countries added to the search query."""
+
+from __future__ import annotations
+
+from bot.index import Index
+from bot.ingest import ingest_paths
+from bot.query import closest_term, demonyms, prepare
+from tests.conftest import ARTICLE
+
+
+def test_misspelt_names_are_corrected_to_the_articles_words(index: Index) -> None:
+    ingest_paths(index, [ARTICLE])
+    query = prepare("What did Yerevn urge Baku to do?", index.catalog)
+    assert query.question == "What did Yerevan urge Baku to do?"
+    assert query.corrections == {"Yerevn": "Yerevan"}
+    query = prepare("how many peacekeepres did moscow send", index.catalog)
+    assert "peacekeep" in query.question and "peacekeepres" not in query.question
+
+
+def test_known_words_the_articles_lack_are_left_alone(index: Index) -> None:
+    ingest_paths(index, [ARTICLE])
+    query = prepare("What is the capital of France?", index.catalog)
+    assert query.question == "What is the capital of France?" and not query.corrections
+
+
+def test_demonyms_add_their_country_to_the_search_only(index: Index) -> None:
+    ingest_paths(index, [ARTICLE])
+    query = prepare("Who is the Turkish foreign minister?", index.catalog)
+    assert query.question == "Who is the Turkish foreign minister?"
+    assert query.search == "Who is the Turkish foreign minister? (Turkey)"
+    assert demonyms()["azerbaijani"] == "Azerbaijan"
+
+
+def test_closest_term_prefers_the_more_frequent_of_equals() -> None:
+    assert closest_term("armena", {"armenb": 5, "armenc": 9}) == "armenc"
+    assert closest_term("armena", {"armenia": 1, "armenc": 9}) == "armenia"  # closer wins
+    assert closest_term("zzzz", {"armenia": 5}) is None
+
+
+def test_vocabulary_follows_the_index(index: Index) -> None:
+    assert index.catalog.vocabulary() == {}
+    ingest_paths(index, [ARTICLE])
+    vocabulary = index.catalog.vocabulary()
+    assert vocabulary["yerevan"] >= 1
+    assert index.catalog.surface_word("peacekeep") in {"peacekeepers", "peacekeeping"}
