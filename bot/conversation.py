@@ -2,10 +2,14 @@
 
 "How many peacekeepers did his country send?" after "Who brokered the 2020 ceasefire?" (answer:
 Vladimir Putin) becomes "How many peacekeepers did Vladimir Putin's country send?". Personal
-pronouns (he/his/she/her) are replaced by the most recent person named in the conversation;
-other references (it, they, there, that) and elliptical questions ("And in 2009?") borrow the
-content words of the previous question instead, since guessing their antecedent goes wrong
-more often than not. The LLM mode rewrites with the model instead (`bot.answer`).
+pronouns (he/his/she/her) are replaced by the person the last answer named, else the most
+recent person named in the conversation (never a known city or country that the entity
+recogniser took for a person). "it", "its", "they" and "their" are replaced by the last answer
+when that is a country or organisation ("Which country backs Azerbaijan?" - "Turkey" - "When did
+it close its border?"). Other references (there, that) and elliptical questions ("And in
+2009?") borrow the content words of the previous question instead, since guessing their
+antecedent goes wrong more often than not. The LLM mode rewrites with the model instead
+(`bot.answer`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import re
 
 from bot.extract import entities
+from bot.query import known_places
 from bot.text import content_terms, words
 from bot.types import Turn
 
@@ -40,6 +45,9 @@ _PERSONAL_PRONOUNS = {
 # "they" may be people, countries or envoys, and "it" a treaty, a forum or a country: borrowing
 # the last question's words is safer than guessing ("Was it ratified?" is not about Armenia).
 _DEICTIC = {"there", "that", "this", "these", "those", "then", "they", "them", "their", "it", "its"}
+# Pronouns that may stand for a country or organisation just named in an answer.
+_THING_PRONOUNS = {"it": False, "its": True, "they": False, "their": True, "them": False}
+_SHORT_ANSWER = re.compile(r"^(.{1,80}?) \u2014 \u201c")
 _FOLLOW_UP_START = re.compile(r"^\s*(and|what about|how about|also|but|so|then)\b", re.I)
 MIN_CONTENT_TERMS = 2
 
@@ -61,10 +69,20 @@ def condense(question: str, history: list[Turn]) -> str:
     if not previous or not is_follow_up(question):
         return question
     recent = list(reversed(previous[-CONDENSE_TURNS:]))  # newest first
-    people = [
-        text for turn in recent for text, label in entities(turn.content) if label == "PERSON"
+    lead = last_short_answer(recent)
+    lead_label = _label_of(lead) if lead else ""
+    # The answer just given is the likeliest antecedent; then the people named, newest first.
+    # A city or country that the recogniser took for a person is never a "he" or "she".
+    people = ([lead] if lead_label == "PERSON" else []) + [
+        text
+        for turn in recent
+        for text, label in entities(turn.content)
+        if label == "PERSON" and text.lower() not in known_places()
     ]
     person = next((name for name in people if name.lower() not in question.lower()), None)
+    # "it"/"its"/"they" take the answer just given only when that is a country or organisation
+    # ("Which country backs Azerbaijan?" - "Turkey" - "When did it close its border?").
+    thing = lead if lead_label in {"GPE", "ORG", "NORP"} else None
 
     resolved = question
     replaced = False
@@ -74,12 +92,33 @@ def condense(question: str, history: list[Turn]) -> str:
             continue
         resolved = pattern.sub(f"{person}'s" if possessive else person, resolved)
         replaced = True
+    if thing and thing.lower() not in question.lower():
+        for pronoun, possessive in _THING_PRONOUNS.items():
+            pattern = re.compile(rf"\b{pronoun}\b", re.I)
+            if pattern.search(resolved):
+                resolved = pattern.sub(f"{thing}'s" if possessive else thing, resolved)
+                replaced = True
     if not replaced or len(content_terms(resolved)) < MIN_CONTENT_TERMS + 1:
         last_question = next((t.content for t in recent if t.role == "user"), "")
         borrowed = [w for w in _content_words(last_question) if w.lower() not in resolved.lower()]
         if borrowed:
             resolved = f"{resolved.rstrip('?').rstrip()} ({' '.join(borrowed)})?"
     return resolved
+
+
+def last_short_answer(recent: list[Turn]) -> str | None:
+    """The short answer that led the newest assistant turn ("Vladimir Putin — “...” [1]")."""
+    turn = next((t for t in recent if t.role == "assistant"), None)
+    match = _SHORT_ANSWER.match(turn.content) if turn else None
+    return match.group(1).strip() if match else None
+
+
+def _label_of(text: str) -> str:
+    """The entity label of a short answer: a known country or capital is a place (GPE)."""
+    if text.lower() in known_places():
+        return "GPE"
+    labels = [label for ent, label in entities(text) if ent == text]
+    return labels[0] if labels else ""
 
 
 def _content_words(text: str) -> list[str]:
