@@ -48,6 +48,8 @@ class EvalCase:
     gold_passage_ids: tuple[str, ...] = ()
     gold_quotes: tuple[str, ...] = ()
     kind: str = ""  # "" = no kind
+    # A question that asks several things: the gold answers of each part (all must be given).
+    parts: tuple[tuple[str, ...], ...] = ()
     origin: str = ""  # "file line n", for messages
 
     @property
@@ -122,8 +124,20 @@ def parse_case(
         gold_passage_ids=tuple(gold_ids),
         gold_quotes=tuple(q for q in gold_quotes if q.strip()),
         kind=kind,
+        parts=tuple(tuple(_answers(part, where)) for part in _parts(record.get("parts"), where)),
         origin=where,
     )
+
+
+def _parts(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(p, list | str) and p for p in value):
+        raise QuestionSetError(
+            f"{where}: 'parts' must be a list with the gold answers of each part, e.g. "
+            '[["Putin"], ["2,000", "some 2,000"]].'
+        )
+    return value
 
 
 def _first(record: dict[str, Any], names: Iterable[str]) -> Any:

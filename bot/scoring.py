@@ -77,7 +77,10 @@ def score_case(
             "short_answer_f1": best_over(token_f1, short, case.answers) if short else 0.0,
             "full_em": best_over(exact_match, text, case.answers),
             "full_f1": best_over(token_f1, text, case.answers),
-            "contains_gold": contains_answer(text, case.answers),
+            # A question of several parts is answered only when every part is.
+            "contains_gold": all(contains_answer(text, part) for part in case.parts)
+            if case.parts
+            else contains_answer(text, case.answers),
             "short_contains_gold": bool(short) and contains_answer(short, case.answers),
         }
     scores["right"] = is_right(case, scores)
