@@ -15,19 +15,18 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings
 from bot.conversation import CONDENSE_TURNS, condense
 from bot.errors import ConfigError, LLMError
-from bot.extract import Reading, Sentence, short_answer
-from bot.text import content_terms, fence_passage
+from bot.extract import Reading, SpanReader, read, short_answer
+from bot.text import fence_passage
 from bot.types import Hit, Turn
 
 REFUSAL = "I couldn't find that in the articles."
-PATTERN_TYPED_KINDS = {"number", "date", "duration"}
 _REFUSAL_PATTERN = re.compile(
     r"couldn'?t find|could not find|not (?:contain|mention|say)|no information|"
     r"do(?:es)? not (?:contain|mention|say|provide)|cannot (?:find|answer)|can't (?:find|answer)",
@@ -44,66 +43,77 @@ class Draft:
     short_answer: str = ""
     # For each [n] the answerer used, the span of the supporting sentence in passage n.
     quotes: dict[int, tuple[int, int]] = field(default_factory=dict)
+    reader: str = ""
+    confidence: float | None = None
 
 
 class Answerer(ABC):
-    """Writes an answer from numbered passages."""
+    """Writes an answer from a question and the numbered passages retrieved for it."""
 
     mode: str = "base"
+    #: Which model read the passages (recorded in every `Answer`).
+    reader: str = ""
 
     def condense(self, question: str, history: list[Turn]) -> str:
         """A standalone version of a follow-up question."""
         return condense(question, history)
 
     @abstractmethod
-    def stream(
-        self, question: str, hits: list[Hit], reading: Reading, threshold: float
-    ) -> Iterator[str | Draft]:
+    def stream(self, question: str, hits: list[Hit]) -> Iterator[str | Draft]:
         """Yield text deltas, then exactly one final `Draft`."""
 
 
 class ExtractiveAnswerer(Answerer):
-    """Quotes the best sentences with their [n]; no language model."""
+    """Quotes the sentences the trained reader picks, each with its [n], led by the short
+    answer; refuses when the reader's evidence is below the threshold. No language model."""
 
     mode = "extractive"
 
-    def stream(
-        self, question: str, hits: list[Hit], reading: Reading, threshold: float
-    ) -> Iterator[str | Draft]:
-        if not reading.sentences or reading.evidence < threshold:
-            yield Draft(REFUSAL, refused=True)
+    def __init__(
+        self, reader: SpanReader, idf: Callable[[str], dict[str, float]], threshold: float
+    ) -> None:
+        self.span_reader = reader
+        self.reader = reader.name
+        self.idf = idf
+        self.threshold = threshold
+
+    def read(self, question: str, hits: list[Hit]) -> Reading:
+        """The reader's verdict on the passages (what `stream` quotes from)."""
+        return read(question, hits, self.idf(question), self.span_reader)
+
+    def stream(self, question: str, hits: list[Hit]) -> Iterator[str | Draft]:
+        reading = self.read(question, hits)
+        answered = [p for p in reading.parts if p.sentences and p.evidence >= self.threshold]
+        if not answered:
+            yield Draft(REFUSAL, refused=True, reader=self.reader, confidence=reading.evidence)
             return
-        best = reading.sentences[0]
-        if reading.question.kind in PATTERN_TYPED_KINDS and not best.typed:
-            # "How long did the war last?" answered by a sentence without any duration: numbers
-            # and dates are found reliably, so their absence means the passage does not say.
-            # (SQuAD sample: refuses 2 of 53 answerable and 2 of 20 unanswerable such questions.)
-            yield Draft(REFUSAL, refused=True)
-            return
-        chosen = [best]
-        # A second sentence is quoted only if it scores close to the best one and supports a
-        # part of the question the best one does not (e.g. the year the question names).
-        asked = set(reading.question.terms)
-        covered = asked & set(content_terms(chosen[0].text, with_compounds=True))
-        for other in reading.sentences[1:]:
-            if other.score < 0.85 * chosen[0].score:
-                break
-            adds = (asked - covered) & set(content_terms(other.text, with_compounds=True))
-            if adds and (other.hit_index, other.start) != (chosen[0].hit_index, chosen[0].start):
-                chosen.append(other)
-                break
-        short, source = best_short_answer(reading, question, chosen)
-        if source is not None:  # the sentence holding the short answer goes first
-            chosen.remove(source)
-            chosen.insert(0, source)
-        parts = [f"{short} —"] if short else []
+        pieces: list[str] = []
+        shorts: list[str] = []
         quotes: dict[int, tuple[int, int]] = {}
-        for sentence in chosen:
-            n = sentence.hit_index + 1
-            parts.append(f"\u201c{sentence.text}\u201d [{n}]")
-            quotes.setdefault(n, (sentence.start, sentence.end))
-        text = " ".join(parts)
-        yield Draft(text, short_answer=short, quotes=quotes)
+        quoted: set[tuple[int, int]] = set()
+        for part in reading.parts:
+            if part not in answered:
+                pieces.append(f"(The articles do not say: \u201c{part.question}\u201d)")
+                continue
+            best = part.sentences[0]
+            short = short_answer(hits, best)
+            n = best.hit_index + 1
+            if (best.hit_index, best.start) in quoted:
+                pieces.append(f"{short} [{n}]" if short else f"[{n}]")
+            else:
+                lead = f"{short} \u2014 " if short else ""
+                pieces.append(f"{lead}\u201c{best.text}\u201d [{n}]")
+                quoted.add((best.hit_index, best.start))
+            quotes.setdefault(n, (best.start, best.end))
+            if short:
+                shorts.append(short)
+        yield Draft(
+            " ".join(pieces),
+            short_answer="; ".join(shorts),
+            quotes=quotes,
+            reader=self.reader,
+            confidence=reading.evidence,
+        )
 
 
 SYSTEM_PROMPT = """You answer questions about news articles using only the numbered passages \
@@ -162,12 +172,10 @@ class LLMAnswerer(Answerer):
         text = str(getattr(result, "content", "")).strip().strip('"')
         return text if 0 < len(text) <= self.settings.max_question_chars else question
 
-    def stream(
-        self, question: str, hits: list[Hit], reading: Reading, threshold: float
-    ) -> Iterator[str | Draft]:
+    def stream(self, question: str, hits: list[Hit]) -> Iterator[str | Draft]:
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        if not hits or reading.features.get("dense", 0.0) < 0.05:
+        if not hits or max(h.dense_similarity for h in hits) < 0.05:
             yield REFUSAL
             yield Draft(REFUSAL, refused=True)
             return
@@ -217,19 +225,14 @@ def _llm_failure(settings: Settings, exc: Exception) -> str:
     )
 
 
-def best_short_answer(
-    reading: Reading, question: str, chosen: list[Sentence]
-) -> tuple[str, Sentence | None]:
-    """The best short answer among the chosen sentences (most wanted entity type first)."""
-    best: tuple[str, Sentence | None] = ("", None)
-    best_priority = None
-    for sentence in chosen:
-        answer, priority = short_answer(reading.question, question, sentence.text)
-        if answer and (best_priority is None or priority < best_priority):
-            best, best_priority = (answer, sentence), priority
-    return best
+def make_answerer(settings: Settings, idf: Callable[[str], dict[str, float]]) -> Answerer:
+    """The LLM answerer if an endpoint is configured, else the extractive one with the
+    trained reader. `idf` gives the keyword index's term weights for a question."""
+    if settings.generative:
+        return LLMAnswerer(settings)
+    from bot.reader import DEFAULT_READER_DIR, load_reader
 
-
-def make_answerer(settings: Settings) -> Answerer:
-    """The LLM answerer if an endpoint is configured, else the extractive one."""
-    return LLMAnswerer(settings) if settings.generative else ExtractiveAnswerer()
+    folder = settings.reader_dir or str(DEFAULT_READER_DIR)
+    return ExtractiveAnswerer(
+        load_reader(folder, settings.torch_threads), idf, settings.refusal_threshold
+    )

@@ -30,8 +30,8 @@ from bot.citations import (
 from bot.config import Settings
 from bot.conversation import MAX_HISTORY_TURNS
 from bot.errors import EmptyIndexError, InvalidQuestionError
-from bot.extract import read
 from bot.index import Index
+from bot.query import prepare
 from bot.retrieve import Retriever
 from bot.types import Answer, Retrieved, Turn
 
@@ -52,7 +52,7 @@ class ChatBot:
         self.settings = settings
         self.index = index or Index(settings)
         self.retriever = Retriever(self.index, settings.candidates)
-        self.answerer = answerer or make_answerer(settings)
+        self.answerer = answerer or make_answerer(settings, self.index.catalog.idf)
 
     def answer(
         self, question: str, history: Iterable[Turn | Mapping[str, Any]] | None = None
@@ -79,24 +79,17 @@ class ChatBot:
             )
         t0 = time.perf_counter()
         standalone = self.answerer.condense(question, turns)
+        query = prepare(standalone, self.index.catalog)
+        standalone = query.question
         t1 = time.perf_counter()
-        retrieval = self.retriever.search(standalone, self.settings.top_k)
+        retrieval = self.retriever.search(query.search, self.settings.top_k)
         hits = retrieval.hits
         t2 = time.perf_counter()
-        reading = read(
-            standalone,
-            hits,
-            self.index.catalog.idf(standalone),
-            retrieval.query_vector,
-            self.index.embedder.embed,
-        )
-        t3 = time.perf_counter()
         valid = range(1, len(hits) + 1)
         stream_filter = CitationFilter(valid)
         draft: Draft | None = None
         streamed = False
-        threshold = self.settings.refusal_threshold
-        for piece in self.answerer.stream(standalone, hits, reading, threshold):
+        for piece in self.answerer.stream(standalone, hits):
             if isinstance(piece, Draft):
                 draft = piece
                 continue
@@ -124,8 +117,7 @@ class ChatBot:
         timings = {
             "condense": (t1 - t0) * 1000,
             **retrieval.timings_ms,
-            "read": (t3 - t2) * 1000,
-            "generate": (t4 - t3) * 1000,
+            "answer": (t4 - t2) * 1000,
             "total": (time.perf_counter() - started) * 1000,
         }
         yield Answer(
@@ -139,6 +131,8 @@ class ChatBot:
             ],
             short_answer=draft.short_answer,
             mode=self.answerer.mode,
+            reader=draft.reader or self.answerer.reader,
+            confidence=None if draft.confidence is None else round(draft.confidence, 4),
             timings_ms={k: round(v, 2) for k, v in timings.items()},
         )
 

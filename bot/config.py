@@ -73,11 +73,16 @@ class Settings(BaseSettings):
         30, ge=1, description="Candidates each retriever returns before fusion and re-scoring."
     )
     refusal_threshold: float = Field(
-        0.40,
+        0.45,
         ge=0,
         le=1,
-        description="Evidence score below which the bot says the articles do not contain the "
-        "answer.",
+        description="Reader confidence below which the bot says the articles do not contain "
+        "the answer.",
+    )
+    reader_dir: str = Field(
+        "",
+        description="Folder of the trained reader's weights (`bot train-reader --out`); empty "
+        "= the shipped ones.",
     )
     max_question_chars: int = Field(
         2000, ge=1, description="Longest question accepted, in characters."

@@ -1,44 +1,52 @@
-"""The offline answerer's reading step: pick the sentences that answer, find the short answer,
-and measure how much evidence there is.
+"""Reading the retrieved passages: which sentences answer, the short answer, and how much
+evidence there is.
 
-No language model: sentences of the top passages are scored by how much of the question they
-cover (IDF-weighted stems), whether they hold the kind of thing the question asks for (a
-person, a number, a date, a place), and their passage's rank and similarity. spaCy's small
-English pipeline (a PyPI package, offline) then pulls the short answer out of the best
-sentence. The evidence score that decides refusal is a logistic model over the same features,
-calibrated on answerable vs unanswerable questions (see `scripts/calibrate.py` and README).
+Every sentence of the top passages is a candidate, except headings and datelines (never an
+answer). A cheap word-overlap score (IDF-weighted stems, the kind of thing asked for, passage
+rank) keeps the best few; the trained reader (`bot/reader.py`) then scores each kept sentence
+against the question: the best span is the short answer, and the span score minus the "no
+answer" score is the sentence's evidence. The answer is the sentence with the highest evidence
+plus weighted word overlap and passage rank and similarity (`CHOICE_WEIGHTS`: on held-out SQuAD
+articles the two together choose better than either alone); its evidence, with the passages'
+dense similarity, gives the confidence that decides refusal.
+
+A question that asks two things ("Who brokered the cease-fire and how many peacekeepers did
+Moscow send?") is read as two parts, each with its own sentence. spaCy's entity recogniser,
+used by `bot.conversation`, also lives here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
-
-import numpy as np
+from typing import Protocol
 
 from bot.text import content_terms, sentence_spans, words
 from bot.types import Hit
 
-# Which entity labels answer which kind of question, the best fit first (a short answer of an
-# earlier label wins over a closer one of a later label).
-EXPECTED_LABELS: dict[str, tuple[str, ...]] = {
-    "person": ("PERSON", "ORG", "NORP"),
-    "number": ("CARDINAL", "QUANTITY", "MONEY", "PERCENT"),
-    "duration": ("DATE", "TIME"),
-    "date": ("DATE", "TIME"),
-    "place": ("GPE", "LOC", "FAC"),
-    "org": ("ORG", "NORP", "GPE", "PERSON"),
-}
+#: Sentences the reader scores per question part (the rest are dropped by word overlap).
+READ_SENTENCES = 10
+#: How a sentence is chosen: the reader's evidence plus these times the word-overlap score,
+#: 1 / (1 + its passage's rank) and its passage's dense similarity. Fitted by
+#: `scripts/calibrate.py --fit` on SQuAD 1.1 articles the reader never saw in training.
+CHOICE_WEIGHTS = {"overlap": 8.0, "rank": 4.0, "dense": 8.0}
+#: The confidence that a part is answered: a logistic over the chosen sentence's evidence and
+#: the best passage's dense similarity (which refuses off-topic questions the reader alone
+#: half-answers). Fitted by `scripts/calibrate.py --fit` on held-out SQuAD 1.1 articles:
+#: their questions against the same questions with a swapped name or number, and off-topic ones.
+CONFIDENCE_WEIGHTS = {"bias": -1.32, "evidence": 0.263, "dense": 3.544}
+#: The most evidence a sentence keeps when a "how many", "when" or "how long" question's span
+#: in it holds no number, date or duration: such a span does not answer (see `_PATTERNS`).
+UNTYPED_EVIDENCE = -2.0
 
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
     "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
 )
+# The kind of thing a question asks for, found by pattern in a sentence.
 _PATTERNS = {
     "duration": re.compile(
         r"\b(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|several|many|few)"
@@ -55,67 +63,84 @@ _PATTERNS = {
         r"thursday|friday|saturday|sunday|yesterday|today|week|month|year|century|decade)s?\b",
         re.I,
     ),
-    # Capitalised words not at the sentence start: names of people, places and organisations.
-    "person": re.compile(r"(?<=[a-z,;:] )[A-Z][\w'’-]+"),
-    "place": re.compile(r"(?<=[a-z,;:] )[A-Z][\w'’-]+"),
-    "org": re.compile(r"(?<=[a-z,;:] )[A-Z][\w'’-]+"),
 }
+# A dateline that opens a news paragraph: "MOSCOW, Nov 9 (Reuters) -", "BAKU (AP) —".
+_DATELINE = re.compile(
+    r"^[A-Z][A-Z .'’-]{2,40}(?:,\s*[A-Z][\w.]*\.?\s*\d{1,2}(?:,\s*\d{4})?)?\s*"
+    r"(?:\([^)]{1,40}\))?\s*[-—–]+\s*"
+)
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*$")
+# "... and how many ...", "...; when ...": where a question asks a second thing.
+_WH = r"(?:who|whom|whose|what|which|when|where|why|how|did|does|do|is|are|was|were|has|have)"
+_SECOND_PART = re.compile(rf"(?:\?\s+|;\s*|,?\s+and\s+(?=(?:{_WH})\b))(?={_WH}\b)", re.I)
 
-# Sentence-score bonus for holding the kind of thing asked for; numbers and dates are found
-# reliably by pattern, names less so.
-TYPE_BONUS = {"number": 0.6, "date": 0.6, "duration": 0.6, "person": 0.3, "place": 0.3, "org": 0.3}
 
-# Logistic evidence model, fitted by `scripts/calibrate.py --fit` on the SQuAD sample's answerable
-# and unanswerable questions, the article's question set and off-topic questions, each source
-# weighted alike (README has the numbers).
-EVIDENCE_WEIGHTS = {
-    "bias": -5.3,
-    "dense": 2.17,
-    "coverage": 1.27,
-    "sentence": 0.23,
-    "typed": 0.62,
-    "key_sentence": 1.03,
-    "key_passage": 0.47,
-    "sentence_dense": 3.4,
-}
-# Sentences re-scored by embedding similarity. Each costs ~25 ms on one core (bench profile:
-# 4 took 96 ms of a 137 ms answer); 2 keep SQuAD sentence choice at 0.823 (4: 0.830).
-RESCORE_SENTENCES = 2
-SENTENCE_DENSE_WEIGHT = 1.0
+class SpanReader(Protocol):
+    """What reading needs of the reader model (`bot.reader.Reader`)."""
+
+    name: str
+
+    def score(self, question: str, sentences: list[str]) -> list: ...
 
 
 @dataclass(frozen=True)
 class QuestionInfo:
     """What the question asks for."""
 
-    kind: str  # person | number | date | place | org | other
+    kind: str  # person | number | date | duration | place | org | other
     terms: list[str]
     keys: list[str]  # stems of the names and numbers the question is about
 
 
 @dataclass(frozen=True)
 class Sentence:
-    """A candidate sentence: where it is and how well it answers."""
+    """A candidate sentence: where it is in its passage, and how well it answers.
+
+    `start`/`end` are offsets in passage `hit_index`'s text; `answer` is the short answer's
+    span there (empty when the reader found none).
+    """
 
     hit_index: int
     start: int
     end: int
     text: str
-    score: float
-    coverage: float
-    typed: bool
-    keys: float  # share of the question's names and numbers the sentence holds
-    passage_coverage: float  # IDF-weighted share of the question's terms in its passage
+    overlap: float  # word-overlap pre-score
+    evidence: float = -math.inf  # reader: span score minus no-answer score
+    answer: tuple[int, int] = (0, 0)
+    choice: float = -math.inf  # what the sentence is chosen by (see CHOICE_WEIGHTS)
+
+
+@dataclass(frozen=True)
+class PartReading:
+    """One question (or one part of a two-part question) read against the passages."""
+
+    question: str
+    info: QuestionInfo
+    sentences: list[Sentence]  # best first
+    dense: float = 0.0  # the best passage's dense similarity to the question
+
+    @property
+    def evidence(self) -> float:
+        """The confidence that the chosen sentence answers (see CONFIDENCE_WEIGHTS)."""
+        if not self.sentences:
+            return 0.0
+        w = CONFIDENCE_WEIGHTS
+        z = w["bias"] + w["evidence"] * self.sentences[0].evidence + w["dense"] * self.dense
+        return 1.0 / (1.0 + math.exp(-z))
 
 
 @dataclass(frozen=True)
 class Reading:
     """The result of reading the retrieved passages for one question."""
 
-    question: QuestionInfo
-    sentences: list[Sentence]  # best first
-    evidence: float
-    features: dict[str, float]
+    parts: list[PartReading]
+    reader: str
+    features: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def evidence(self) -> float:
+        """The evidence that the passages answer the whole question: its weakest part's."""
+        return min((p.evidence for p in self.parts), default=0.0)
 
 
 def analyse_question(question: str) -> QuestionInfo:
@@ -163,98 +188,121 @@ def key_terms(question: str) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def _terms_of(sentences: list[Sentence]) -> set[str]:
-    return {t for s in sentences for t in content_terms(s.text, with_compounds=True)}
+def question_parts(question: str) -> list[str]:
+    """The questions asked: one, or two for "Who ... and how many ...?".
 
-
-def _share(keys: list[str], terms: set[str]) -> float:
-    return sum(k in terms for k in keys) / len(keys) if keys else 1.0
-
-
-def read(
-    question: str,
-    hits: list[Hit],
-    idf: dict[str, float],
-    query_vector: np.ndarray | None = None,
-    embed: Callable[[list[str]], np.ndarray] | None = None,
-    max_passages: int = 5,
-) -> Reading:
-    """Score every sentence of the top passages; compute the evidence for answering.
-
-    With `embed` and the question's `query_vector`, the best few sentences by words are
-    re-scored by their embedding similarity to the question (two sentences, about 50 ms on one
-    core), which also gives the `sentence_dense` evidence feature.
+    A second part that is only a question word ("Who signed it and when?") borrows the first
+    part's words after its own question word ("when signed it").
     """
-    info = analyse_question(question)
+    match = _SECOND_PART.search(question)
+    if not match or match.start() < 8:
+        return [question]
+    first = question[: match.start()].strip(" ,;?") + "?"
+    second = question[match.end() :].strip()
+    if len(content_terms(second)) == 0:
+        rest = re.sub(rf"^\s*{_WH}\s+", "", first, flags=re.I)
+        second = f"{second.rstrip('?')} {rest}"
+    return [first, second if second.endswith("?") else second + "?"]
+
+
+def heading_or_dateline(sentence: str) -> bool:
+    """Whether a line is a headline or a bare dateline rather than a sentence of text."""
+    text = sentence.strip()
+    if not text:
+        return True
+    if _DATELINE.fullmatch(text):
+        return True
+    return not _SENTENCE_END.search(text) and len(words(text)) <= 16
+
+
+def candidate_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of a passage, split at line breaks, without headings, and with an
+    opening dateline cut off ("MOSCOW (Reuters) - Russia said ..." -> "Russia said ...")."""
+    spans = []
+    for start, end in sentence_spans(text):
+        offset = start
+        for line in text[start:end].split("\n"):
+            a = offset + len(line) - len(line.lstrip())
+            b = offset + len(line.rstrip())
+            offset += len(line) + 1
+            dateline = _DATELINE.match(text[a:b])
+            if dateline and dateline.end() < b - a:
+                a += dateline.end()
+            if b > a and not heading_or_dateline(text[a:b]):
+                spans.append((a, b))
+    return spans
+
+
+def overlap_candidates(
+    info: QuestionInfo, hits: list[Hit], idf: dict[str, float], max_passages: int = 5
+) -> list[Sentence]:
+    """Every candidate sentence of the top passages, best word overlap first."""
     weights = {t: idf.get(t, 1.0) for t in info.terms}
     total = sum(weights.values()) or 1.0
-    candidates: list[Sentence] = []
-    seen_terms: set[str] = set()  # terms of all passages read, for the key-term check
+    candidates = []
     for rank, hit in enumerate(hits[:max_passages]):
         text = hit.passage.text
-        pterms = set(content_terms(hit.passage.title + " " + text, with_compounds=True))
-        cov_p = sum(w for t, w in weights.items() if t in pterms) / total
-        seen_terms |= pterms
-        for s, e in sentence_spans(text):
+        for s, e in candidate_spans(text):
             sentence = text[s:e]
             sterms = set(content_terms(sentence, with_compounds=True))
             coverage = sum(w for t, w in weights.items() if t in sterms) / total
-            typed = _has_type(info, sentence)
-            keys = _share(info.keys, sterms)
-            score = (
-                coverage
-                + 0.1 * keys
-                + 0.25 * cov_p
-                + TYPE_BONUS.get(info.kind, 0.0) * typed
-                + 0.2 / (1 + rank)
-                + 0.5 * max(hit.dense_similarity, 0.0)
-            )
-            candidates.append(Sentence(rank, s, e, sentence, score, coverage, typed, keys, cov_p))
-    candidates.sort(key=lambda c: -c.score)
-    sentence_dense = 0.0
-    if embed is not None and query_vector is not None and candidates:
-        top = candidates[:RESCORE_SENTENCES]
-        similarity = embed([c.text for c in top]) @ query_vector
-        rescored = [
-            dataclasses.replace(c, score=c.score + SENTENCE_DENSE_WEIGHT * float(sim))
-            for c, sim in zip(top, similarity, strict=True)
-        ]
-        best_sim = dict(zip([id(c) for c in rescored], similarity, strict=True))
-        candidates = sorted(rescored, key=lambda c: -c.score) + candidates[RESCORE_SENTENCES:]
-        sentence_dense = float(best_sim[id(candidates[0])])
-    features = {
-        "dense": max([h.dense_similarity for h in hits[:max_passages]] + [0.0]),
-        "coverage": candidates[0].passage_coverage if candidates else 0.0,
-        "sentence": candidates[0].coverage if candidates else 0.0,
-        "typed": float(candidates[0].typed) if candidates and info.kind != "other" else 0.5,
-        # The answer may quote the best two sentences; their names and numbers together count.
-        "key_sentence": _share(info.keys, _terms_of(candidates[:2])),
-        "key_passage": _share(info.keys, seen_terms),
-        "sentence_dense": sentence_dense,
-    }
-    return Reading(info, candidates, evidence(features), features)
+            pattern = _PATTERNS.get(info.kind)
+            typed = bool(pattern and pattern.search(sentence))
+            score = coverage + 0.3 * typed + 0.2 / (1 + rank) + 0.5 * max(hit.dense_similarity, 0)
+            candidates.append(Sentence(rank, s, e, sentence, score))
+    candidates.sort(key=lambda c: -c.overlap)
+    return candidates
 
 
-def evidence(features: dict[str, float]) -> float:
-    """Probability-like evidence that the passages answer the question."""
-    z = EVIDENCE_WEIGHTS["bias"] + sum(EVIDENCE_WEIGHTS[k] * v for k, v in features.items())
-    return 1.0 / (1.0 + math.exp(-z))
-
-
-def _has_type(info: QuestionInfo, sentence: str) -> bool:
+def read_part(
+    question: str,
+    hits: list[Hit],
+    idf: dict[str, float],
+    reader: SpanReader,
+    limit: int = READ_SENTENCES,
+) -> PartReading:
+    """One question read against the passages: candidates scored by the reader, best first."""
+    info = analyse_question(question)
+    candidates = overlap_candidates(info, hits, idf)[:limit]
+    scores = reader.score(question, [c.text for c in candidates])
     pattern = _PATTERNS.get(info.kind)
-    if pattern is None:
-        return False
-    question_words = {w.lower() for w in info.terms}
-    for match in pattern.finditer(sentence):
-        token = match.group().lower().strip(".,")
-        if content_terms(token) and content_terms(token)[0] in question_words:
-            continue  # a name the question already contains is not the answer
-        return True
-    return False
+    read = []
+    for c, s in zip(candidates, scores, strict=True):
+        answer = (c.start + s.start, c.start + s.end) if s.end > s.start else (0, 0)
+        evidence = float(s.evidence)
+        if pattern and not pattern.search(c.text[s.start : s.end]):
+            evidence = min(evidence, UNTYPED_EVIDENCE)
+        choice = (
+            evidence
+            + CHOICE_WEIGHTS["overlap"] * c.overlap
+            + CHOICE_WEIGHTS["rank"] / (1 + c.hit_index)
+            + CHOICE_WEIGHTS["dense"] * max(hits[c.hit_index].dense_similarity, 0.0)
+        )
+        read.append(
+            Sentence(c.hit_index, c.start, c.end, c.text, c.overlap, evidence, answer, choice)
+        )
+    read.sort(key=lambda c: -c.choice)
+    dense = max([h.dense_similarity for h in hits] + [0.0])
+    return PartReading(question, info, read, dense)
 
 
-# --- short answers ------------------------------------------------------------------------
+def read(question: str, hits: list[Hit], idf: dict[str, float], reader: SpanReader) -> Reading:
+    """Read the passages for `question` (each of its parts, if it asks two things)."""
+    parts = [read_part(part, hits, idf, reader) for part in question_parts(question)]
+    features = {"dense": max([h.dense_similarity for h in hits] + [0.0])}
+    return Reading(parts, reader.name, features)
+
+
+def short_answer(hits: list[Hit], sentence: Sentence) -> str:
+    """The reader's answer span in `sentence`, trimmed of edge punctuation."""
+    a, b = sentence.answer
+    if b <= a:
+        return ""
+    text = hits[sentence.hit_index].passage.text[a:b]
+    return text.strip(" \t\n,;:.\"'“”‘’()")
+
+
+# --- entities (spaCy) -------------------------------------------------------------------------
 _nlp_lock = threading.Lock()
 
 
@@ -270,32 +318,6 @@ def _nlp():  # type: ignore[no-untyped-def]
 def warm_up() -> None:
     """Load the entity recogniser now rather than on the first question."""
     _nlp()
-
-
-def short_answer(question: QuestionInfo, question_text: str, sentence: str) -> tuple[str, int]:
-    """The entity in `sentence` that answers ('Vladimir Putin', 'some 2,000') or '', and how
-    well its type fits the question (0 is best)."""
-    labels = EXPECTED_LABELS.get(question.kind)
-    if not labels:
-        return "", 99
-    asked = set(words(question_text))
-    lowered = sentence.lower()
-    anchors = [m.start() for t in question.terms for m in re.finditer(re.escape(t), lowered)]
-    best, best_key = "", (math.inf, math.inf)
-    for text, label in entities(sentence):
-        if label not in labels or set(words(text)) & asked:  # not the kind, or already asked
-            continue
-        position = lowered.find(text.lower())
-        distance = min((abs(position - a) for a in anchors), default=0)
-        key = (_label_priority(question.kind, label), distance)
-        if key < best_key:
-            best, best_key = text, key
-    return best.strip(), int(best_key[0]) if best else 99
-
-
-def _label_priority(kind: str, label: str) -> int:
-    order = EXPECTED_LABELS[kind]
-    return order.index(label) if label in order else len(order)
 
 
 @lru_cache(maxsize=1024)

@@ -352,6 +352,7 @@ def train(config: TrainConfig, log: Any = print) -> dict[str, Any]:
     meta["total_seconds"] = round(time.time() - started, 1)
     (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     (out / CARD_FILE).write_text(model_card(meta), encoding="utf-8")
+    checkpoint.unlink(missing_ok=True)  # only a run that stopped part-way resumes from it
     return meta
 
 
@@ -488,9 +489,10 @@ answering sentence, gives the short answer, and decides refusal.
   (sha256 `{meta["data"]["sha256"]}`), {cfg["held_out_articles"]} articles held out.
   Licence **CC BY-SA 4.0**; these weights are derived from it and carry the same licence.
   The SQuAD 2.0 dev sample in `eval/` was not used for training or tuning.
-- **Pairs:** {meta["pairs"]:,} (question, sentence) pairs — {kinds}. Negatives are made: other
-  sentences of the same paragraph, sentences of other paragraphs of the same article, and the
-  answering sentence with the question's key name or number swapped for another of the article.
+- **Pairs:** {meta["pairs"]:,} (question, sentence) pairs, made as {kinds}. Negatives are
+  made: other sentences of the same paragraph, sentences of other paragraphs of the same
+  article, and the answering sentence with the question's key name or number swapped for
+  another of the article.
 - **Recipe:** seed {cfg["seed"]}, {meta["steps"]:,} steps of batch {cfg["batch_size"]},
   max length {cfg["max_length"]} tokens, AdamW lr {cfg["lr"]} (linear warm-up {cfg["warmup"]},
   then linear decay), weight decay {cfg["weight_decay"]}, {cfg["threads"]} CPU threads:
@@ -504,7 +506,8 @@ answering sentence, gives the short answer, and decides refusal.
   sha256 `{meta["weights"]["sha256"]}`. Loaded with int8 dynamic quantisation of the linear
   layers.
 
-Rebuild (about {meta.get("total_seconds", 0) / 60:.0f} minutes on 2 CPU cores):
+Rebuild (the training time above plus a few minutes to build the pairs; a stopped run resumes
+from its checkpoint when the same command is run again):
 
 ```bash
 .venv/bin/bot train-reader PATH/TO/squad11_train.json.gz --out bot/models/reader \\

@@ -102,6 +102,10 @@ class Answer:
     retrieved: list[Retrieved]
     short_answer: str = ""
     mode: str = "extractive"
+    reader: str = ""  # the model that read the passages (name@weights hash), if any
+    # The reader's probability that the passages answer (the weakest part's, for a two-part
+    # question); the bot refuses below BOT_REFUSAL_THRESHOLD. None when no reader was used.
+    confidence: float | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

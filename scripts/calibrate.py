@@ -1,20 +1,26 @@
-"""Measure sentence choice and calibrate the refusal threshold of the offline answerer.
+"""Choose the refusal threshold on data the bot is never measured on, through the real pipeline.
 
-Indexes the SQuAD 2.0 sample in `eval/squad2-dev-sample/` (and the project's article) in a
-scratch folder, runs retrieval + reading for every question, and prints:
-- how often the top sentence contains a gold answer, and short-answer exact match;
-- the evidence score's ROC AUC, answerable vs unanswerable;
-- answered / refused rates at a range of thresholds;
-- with --fit, a logistic regression over the evidence features, to paste into
-  `bot/extract.py:EVIDENCE_WEIGHTS`.
+The reader's training run holds some SQuAD 1.1 train articles out (its metadata names the seed
+and count). This script indexes their paragraphs in a scratch folder and asks, through the same
+`ChatBot.answer()` the UI uses (threshold 0, so nothing is refused):
+- their questions (answerable);
+- the same questions with a name or number swapped for another of the article that the answering
+  sentence does not hold (near misses, as the reader's training made them);
+- the project's article questions (off-topic for this corpus).
+It prints sentence choice, short-answer F1, the confidence's AUCs, and answered/refused rates at
+a range of thresholds, with the threshold that answers `--answered` of the answerable questions.
+With --fit it also searches the weights by which a sentence is chosen
+(`bot/extract.py:CHOICE_WEIGHTS`): how often the chosen sentence holds the answer, for each.
+The SQuAD 2.0 sample in eval/ is not read: it measures the result (`bot eval`).
 
-    .venv/bin/python scripts/calibrate.py [--squad eval/squad2-dev-sample] [--fit]
+    .venv/bin/python scripts/calibrate.py PATH/TO/squad11_train.json.gz [--answered 0.93]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import tempfile
 from pathlib import Path
@@ -22,219 +28,193 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.chain import ChatBot  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.embeddings import quiet_libraries  # noqa: E402
-from bot.extract import analyse_question, read, short_answer  # noqa: E402
-from bot.index import Index  # noqa: E402
 from bot.ingest import ingest_paths  # noqa: E402
-from bot.metrics import normalize_answer as normalise  # noqa: E402
-from bot.retrieve import Retriever  # noqa: E402
+from bot.metrics import best_over, contains_answer, token_f1  # noqa: E402
+from bot.reader import DEFAULT_READER_DIR, META_FILE  # noqa: E402
+from bot.text import sentence_spans  # noqa: E402
+from bot.train_reader import _NUMBER, auc, load_squad, split_articles, swap_question  # noqa: E402
 
-# Questions the article cannot answer (off-topic and near misses), for the refusal side.
-ARTICLE_UNANSWERABLE = [
-    "What is the capital of France?",
-    "Who won the 2018 FIFA World Cup?",
-    "How do I bake sourdough bread?",
-    "What is the population of Armenia?",
-    "Who is the president of Azerbaijan?",
-    "How many peacekeepers did Turkey send to Karabakh?",
-    "When was the Antalya Diplomacy Forum founded?",
-    "What currency does Georgia use?",
-]
-ARTICLE_ANSWERABLE = [
-    ("Who brokered the 2020 ceasefire?", "Vladimir Putin"),
-    ("How many peacekeepers has Moscow deployed in Karabakh?", "2,000"),
-    ("How many lives did the 2020 war claim?", "6,500"),
-    ("When did Armenia and Turkey sign a landmark peace accord?", "2009"),
-    ("Where was the second meeting of the envoys held?", "Vienna"),
-    ("Who met Ararat Mirzoyan at the Antalya Diplomacy Forum?", "Çavuşoğlu"),
-    ("How many conditions did Azerbaijan's proposal contain?", "five"),
-    ("Which countries would the six-nation platform comprise?", "Georgia"),
-]
+ARTICLE_QUESTIONS = ROOT / "eval" / "article_questions.jsonl"
 
 
-def build(settings: Settings, paths: list[Path]) -> Retriever:
-    index = Index(settings)
-    if index.count_passages() == 0:
-        ingest_paths(index, paths)
-    return Retriever(index, settings.candidates)
-
-
-def measure(retriever: Retriever, question: str, answers: list[str]) -> dict[str, float]:
-    retrieval = retriever.search(question, 5)
-    hits = retrieval.hits
-    reading = read(
-        question,
-        hits,
-        retriever.index.catalog.idf(question),
-        retrieval.query_vector,
-        retriever.index.embedder.embed,
-    )
-    top = reading.sentences[0].text if reading.sentences else ""
-    short, _ = short_answer(reading.question, question, top) if top else ("", 99)
-    gold = [normalise(a) for a in answers]
-    return {
-        **reading.features,
-        "evidence": reading.evidence,
-        "sentence_ok": float(any(g in normalise(top) for g in gold)) if gold else 0.0,
-        "short_em": float(normalise(short) in gold) if gold else 0.0,
-        "short_contains": float(
-            any(g in normalise(short) or normalise(short) in g for g in gold) and bool(short)
-        )
-        if gold
-        else 0.0,
-        "typed_question": float(analyse_question(question).kind != "other"),
-    }
-
-
-def auc(pos: list[float], neg: list[float]) -> float:
-    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
-    return wins / (len(pos) * len(neg))
+def held_out_cases(articles: list[dict], per_article: int, seed: int) -> list[dict]:
+    """Answerable questions of the held-out articles, each with a swapped near miss if one can
+    be made."""
+    rng = random.Random(seed)
+    cases = []
+    for article in articles:
+        answers = [
+            qa["answers"][0]["text"].strip() for p in article["paragraphs"] for qa in p["qas"]
+        ]
+        names = sorted({a for a in answers if a[:1].isupper() and len(a) <= 40})
+        numbers = sorted({a for a in answers if _NUMBER.fullmatch(a)})
+        chosen = []
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            for qa in paragraph["qas"]:
+                start = int(qa["answers"][0]["answer_start"])
+                end = start + len(qa["answers"][0]["text"])
+                holder = [
+                    context[a:b] for a, b in sentence_spans(context) if a <= start and end <= b
+                ]
+                if holder:
+                    chosen.append((qa["question"], [a["text"] for a in qa["answers"]], holder[0]))
+        rng.shuffle(chosen)
+        for question, golds, sentence in chosen[:per_article]:
+            swapped = swap_question(question, sentence, names, numbers, rng)
+            cases.append({"question": question, "answers": golds, "swapped": swapped})
+    return cases
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--squad",
-        type=Path,
-        default=ROOT / "eval/squad2-dev-sample",
-        help="Folder with the SQuAD 2.0 sample (default: the repository's copy).",
-    )
-    parser.add_argument(
-        "--work", type=Path, default=Path(tempfile.gettempdir()) / "newsbot-calibrate"
-    )
-    parser.add_argument("--fit", action="store_true", help="Fit logistic weights (scikit-learn).")
+    parser.add_argument("data", type=Path, help="SQuAD 1.1 train JSON (.json or .json.gz)")
+    parser.add_argument("--reader-dir", type=Path, default=DEFAULT_READER_DIR)
+    parser.add_argument("--per-article", type=int, default=40)
+    parser.add_argument("--answered", type=float, default=0.93, help="Target answered share.")
+    parser.add_argument("--fit", action="store_true", help="Search CHOICE_WEIGHTS too.")
     args = parser.parse_args()
     quiet_libraries()
-
-    squad = build(
-        Settings.from_env({}, data_dir=args.work / "squad"), [args.squad / "squad2_passages.jsonl"]
-    )
-    article = build(Settings.from_env({}, data_dir=args.work / "article"), [ROOT / "corpus"])
-    rows: list[tuple[str, bool, dict[str, float]]] = []
-    for name, answerable in (
-        ("squad2_questions.jsonl", True),
-        ("squad2_unanswerable.jsonl", False),
-    ):
-        for line in (args.squad / name).read_text(encoding="utf-8").splitlines():
-            case = json.loads(line)
-            rows.append(("squad", answerable, measure(squad, case["question"], case["answers"])))
-    for q, a in ARTICLE_ANSWERABLE:
-        rows.append(("article", True, measure(article, q, [a])))
-    for q in ARTICLE_UNANSWERABLE:
-        rows.append(("article", False, measure(article, q, [])))
-    # The project's question set (follow-ups need the conversation, so they are left out here).
-    for line in (ROOT / "eval/article_questions.jsonl").read_text(encoding="utf-8").splitlines():
-        case = json.loads(line)
-        if not case.get("history"):
-            ok = not case.get("unanswerable")
-            rows.append(
-                ("article", ok, measure(article, case["question"], case["answers"] if ok else []))
-            )
-    # Off-topic: each corpus's questions asked of the other corpus.
-    for line in (
-        (args.squad / "squad2_questions.jsonl").read_text(encoding="utf-8").splitlines()[::3]
-    ):
-        rows.append(("off-topic", False, measure(article, json.loads(line)["question"], [])))
-    for q, _ in ARTICLE_ANSWERABLE:
-        rows.append(("off-topic", False, measure(squad, q, [])))
-    answerable = [r for _, ok, r in rows if ok]
-    off_topic = [r for s, _, r in rows if s == "off-topic"]
-    print(f"\n== off-topic ({len(off_topic)}) vs all answerable ({len(answerable)})")
-    for key in ("dense", "coverage", "evidence"):
-        print(
-            f"  AUC {key:10s} {auc([r[key] for r in answerable], [r[key] for r in off_topic]):.3f}"
+    meta = json.loads((args.reader_dir / META_FILE).read_text())
+    cfg = meta["config"]
+    _, held_out = split_articles(load_squad(args.data), cfg["held_out_articles"], cfg["seed"])
+    cases = held_out_cases(held_out, args.per_article, cfg["seed"] + 7)
+    off_topic = [
+        json.loads(line)["question"]
+        for line in ARTICLE_QUESTIONS.read_text().splitlines()
+        if line.strip() and not json.loads(line).get("history")
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "held_out.jsonl"
+        with corpus.open("w") as handle:
+            for article in held_out:
+                for i, paragraph in enumerate(article["paragraphs"]):
+                    record = {
+                        "id": f"{article['title']}-{i}",
+                        "title": article["title"].replace("_", " "),
+                        "text": paragraph["context"],
+                    }
+                    handle.write(json.dumps(record) + "\n")
+        settings = Settings.from_env(
+            {}, data_dir=Path(tmp) / "data", refusal_threshold=0.0, reader_dir=str(args.reader_dir)
         )
-    for threshold in (0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6):
-        refused = sum(r["evidence"] < threshold for r in off_topic) / len(off_topic)
-        print(f"  threshold {threshold:.2f}: refused {refused:.3f} of off-topic")
+        bot = ChatBot(settings)
+        ingest_paths(bot.index, [corpus])
+        if args.fit:
+            fit_choice(bot, cases)
+            fit_confidence(bot, cases, off_topic)
+        answerable, contains, f1s, swapped, other = [], [], [], [], []
+        for case in cases:
+            answer = bot.answer(case["question"])
+            answerable.append(answer.confidence or 0.0)
+            contains.append(contains_answer(answer.text, case["answers"]))
+            f1s.append(best_over(token_f1, answer.short_answer, case["answers"]))
+            if case["swapped"]:
+                swapped.append(bot.answer(case["swapped"]).confidence or 0.0)
+        for question in off_topic:
+            other.append(bot.answer(question).confidence or 0.0)
+    n = len(cases)
+    print(f"reader {meta['name']}: {len(held_out)} held-out articles, {n} questions")
+    print(f"answer contains gold {sum(contains) / n:.3f}; short-answer F1 {sum(f1s) / n:.3f}")
+    print(f"AUC answerable vs swapped ({len(swapped)}): {auc(answerable, swapped):.3f}")
+    print(f"AUC answerable vs off-topic ({len(other)}): {auc(answerable, other):.3f}")
+    print("threshold  answered  swapped refused  off-topic refused")
+    for t in [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]:
+        print(
+            f"{t:9.2f}  {_share(answerable, t, True):8.3f}  {_share(swapped, t, False):15.3f}  "
+            f"{_share(other, t, False):17.3f}"
+        )
+    ranked = sorted(answerable)
+    chosen = ranked[int((1 - args.answered) * len(ranked))]
+    print(
+        f"threshold answering {args.answered:.0%} of answerable: {chosen:.3f} "
+        f"(swapped refused {_share(swapped, chosen, False):.3f}, "
+        f"off-topic refused {_share(other, chosen, False):.3f})"
+    )
 
-    for source in ("squad", "article"):
-        pos = [r for s, ok, r in rows if s == source and ok]
-        neg = [r for s, ok, r in rows if s == source and not ok]
-        print(f"\n== {source}: {len(pos)} answerable, {len(neg)} unanswerable")
-        for key in ("sentence_ok", "short_em", "short_contains"):
-            print(f"  {key:15s} {sum(r[key] for r in pos) / len(pos):.3f}")
-        typed = [r for r in pos if r["typed_question"]]
-        if typed:
-            print(
-                f"  short_contains on typed questions ({len(typed)}): "
-                f"{sum(r['short_contains'] for r in typed) / len(typed):.3f}"
-            )
-        for key in (
-            "dense",
-            "coverage",
-            "sentence",
-            "key_sentence",
-            "key_passage",
-            "sentence_dense",
-            "evidence",
-        ):
-            print(f"  AUC {key:10s} {auc([r[key] for r in pos], [r[key] for r in neg]):.3f}")
-        for threshold in (0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6):
-            answered = sum(r["evidence"] >= threshold for r in pos) / len(pos)
-            refused = sum(r["evidence"] < threshold for r in neg) / len(neg)
-            print(
-                f"  threshold {threshold:.2f}: answered {answered:.3f} of answerable, "
-                f"refused {refused:.3f} of unanswerable"
-            )
 
-    if args.fit:
-        from sklearn.linear_model import LogisticRegression
+def fit_choice(bot: ChatBot, cases: list[dict]) -> None:
+    """Print the share of questions whose chosen sentence holds the answer, for a grid of
+    CHOICE_WEIGHTS, best first."""
+    rows = []
+    for case in cases:
+        hits = bot.retriever.search(case["question"], bot.settings.top_k).hits
+        [part] = bot.answerer.read(case["question"], hits).parts[:1]
+        rows.append(
+            [
+                (
+                    s.evidence,
+                    s.overlap,
+                    s.hit_index,
+                    hits[s.hit_index].dense_similarity,
+                    contains_answer(s.text, case["answers"]),
+                )
+                for s in part.sentences
+            ]
+        )
 
-        keys = [
-            "dense",
-            "coverage",
-            "sentence",
-            "typed",
-            "key_sentence",
-            "key_passage",
-            "sentence_dense",
-        ]
-        x = [[r[k] for k in keys] for _, _, r in rows]
-        y = [int(ok) for _, ok, _ in rows]
-        # Each source counts about as much as SQuAD, so the article's near misses matter.
-        counts = {
-            src: sum(s == src for s, _, _ in rows) for src in ("squad", "article", "off-topic")
-        }
-        weight = [counts["squad"] / counts[s] if s != "squad" else 1.0 for s, _, _ in rows]
-        model = LogisticRegression(C=1.0, class_weight="balanced").fit(x, y, sample_weight=weight)
-        from sklearn.model_selection import StratifiedKFold
+    def accuracy(overlap: float, rank: float, dense: float) -> float:
+        right = 0
+        for row in rows:
+            if row:
+                best = max(
+                    row, key=lambda r: r[0] + overlap * r[1] + rank / (1 + r[2]) + dense * r[3]
+                )
+                right += best[4]
+        return right / len(rows)
 
-        article_rows = [i for i, (s, _, _) in enumerate(rows) if s == "article"]
-        held_out = {}
-        folds = StratifiedKFold(5, shuffle=True, random_state=0)
-        labels = [y[i] for i in article_rows]
-        for _, test_part in folds.split(article_rows, labels):
-            test_ids = {article_rows[j] for j in test_part}
-            train = [i for i in range(len(rows)) if i not in test_ids]
-            fold = LogisticRegression(C=1.0, class_weight="balanced").fit(
-                [x[i] for i in train],
-                [y[i] for i in train],
-                sample_weight=[weight[i] for i in train],
-            )
-            for i in test_ids:
-                held_out[i] = fold.predict_proba([x[i]])[0][1]
-        weights = {"bias": round(float(model.intercept_[0]), 2)}
-        weights |= {k: round(float(w), 2) for k, w in zip(keys, model.coef_[0], strict=True)}
-        print("\nfitted EVIDENCE_WEIGHTS =", weights)
-        groups = {
-            "squad answerable": [r for s, ok, r in rows if s == "squad" and ok],
-            "squad unanswerable": [r for s, ok, r in rows if s == "squad" and not ok],
-            "article answerable": [r for s, ok, r in rows if s == "article" and ok],
-            "article unanswerable": [r for s, ok, r in rows if s == "article" and not ok],
-            "off-topic": [r for s, _, r in rows if s == "off-topic"],
-        }
-        for threshold in (0.3, 0.4, 0.5, 0.6):
-            print(f"  with fitted weights, threshold {threshold:.2f}:")
-            for name, group in groups.items():
-                probs = model.predict_proba([[r[k] for k in keys] for r in group])[:, 1]
-                share = sum(p >= threshold for p in probs) / len(group)
-                print(f"    {name:22s} answered {share:.3f}  refused {1 - share:.3f}")
-            for ok, name in ((True, "answerable"), (False, "unanswerable")):
-                probs = [p for i, p in held_out.items() if rows[i][1] == ok]
-                share = sum(p >= threshold for p in probs) / len(probs)
-                print(f"    article {name:13s} answered {share:.3f} (5-fold held out)")
+    grid = [
+        (accuracy(o, r, d), o, r, d)
+        for o in (0, 4, 8, 12, 16, 24, 32)
+        for r in (0, 1, 2, 4)
+        for d in (0, 4, 8)
+    ]
+    grid.sort(reverse=True)
+    print("sentence choice by CHOICE_WEIGHTS (overlap, rank, dense):")
+    print(f"  reader alone {accuracy(0, 0, 0):.3f}; word overlap alone {accuracy(1000, 0, 0):.3f}")
+    for value, o, r, d in grid[:5]:
+        print(f"  {value:.3f}  overlap {o}, rank {r}, dense {d}")
+
+
+def fit_confidence(bot: ChatBot, cases: list[dict], off_topic: list[str]) -> None:
+    """Fit CONFIDENCE_WEIGHTS: a logistic regression over the chosen sentence's evidence and the
+    best passage's dense similarity, answerable (1) against swapped and off-topic (0)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+
+    def features(question: str) -> list[float]:
+        hits = bot.retriever.search(question, bot.settings.top_k).hits
+        part = bot.answerer.read(question, hits).parts[0]
+        evidence = part.sentences[0].evidence if part.sentences else -10.0
+        return [evidence, part.dense]
+
+    rows, labels = [], []
+    for case in cases:
+        rows.append(features(case["question"]))
+        labels.append(1)
+        if case["swapped"]:
+            rows.append(features(case["swapped"]))
+            labels.append(0)
+    rows += [features(q) for q in off_topic]
+    labels += [0] * len(off_topic)
+    model = LogisticRegression(max_iter=1000)
+    held_out = cross_val_predict(model, rows, labels, cv=5, method="predict_proba")[:, 1]
+    model.fit(rows, labels)
+    (w_evidence, w_dense), bias = model.coef_[0], model.intercept_[0]
+    print(
+        f"CONFIDENCE_WEIGHTS: bias {bias:.3f}, evidence {w_evidence:.3f}, dense {w_dense:.3f} "
+        f"(5-fold AUC {auc([p for p, y in zip(held_out, labels, strict=True) if y], [p for p, y in zip(held_out, labels, strict=True) if not y]):.3f})"
+    )
+
+
+def _share(values: list[float], threshold: float, answered: bool) -> float:
+    if not values:
+        return float("nan")
+    hits = sum((v >= threshold) == answered for v in values)
+    return hits / len(values)
 
 
 if __name__ == "__main__":

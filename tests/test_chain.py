@@ -59,7 +59,7 @@ def test_article_questions_are_answered_with_the_right_quote(
 
 def test_the_ceasefire_question_cites_the_paragraph_that_says_so(article_bot: ChatBot) -> None:
     answer = article_bot.answer("Who brokered the 2020 ceasefire?")
-    assert answer.short_answer == "Vladimir Putin"
+    assert answer.short_answer.endswith("Vladimir Putin")
     first = answer.citations[0]
     assert first.n == 1 and "[1]" in answer.text
     assert first.text.startswith("A cease-fire deal brokered by Russian President Vladimir Putin")

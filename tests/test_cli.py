@@ -42,7 +42,7 @@ def test_ingest_docs_ask_remove(tmp_path: Path, capsys: pytest.CaptureFixture[st
     )
     answer = json.loads(out)
     assert code == 0
-    assert answer["short_answer"] == "Vladimir Putin"
+    assert answer["short_answer"].endswith("Vladimir Putin")
     assert set(answer) >= {
         "text",
         "citations",

@@ -27,6 +27,7 @@ from bot.index import Index
 from bot.ingest import ingest_paths
 from bot.judge import JUDGE_PROMPT
 from bot.questions import EvalCase
+from bot.reader import DEFAULT_READER_DIR, load_reader
 from bot.scoring import aggregate, answer_reader
 from bot.types import Answer, Turn
 from tests.test_questions import write_lines
@@ -175,9 +176,11 @@ def test_run_eval_end_to_end_on_its_own_corpus(
     assert set(metrics["retrieval"]) == {"recall@1", "recall@5", "recall@10", "mrr"}
     assert set(metrics["latency_ms"]) >= {"p50", "p95"}
     assert metrics["run"]["corpus"] == [str(corpus)] and metrics["run"]["passages"] == 3
-    # What wrote the answers, as the answers record it (no answer names a reader yet).
-    assert metrics["run"]["mode"] == "extractive" and metrics["run"]["reader"] is None
-    assert {(r["mode"], r["reader"]) for r in lines} == {("extractive", None)}
+    # What wrote the answers, as the answers record it: the shipped reader, by name and hash.
+    reader = load_reader(str(DEFAULT_READER_DIR), settings.torch_threads).name
+    assert "@" in reader
+    assert metrics["run"]["mode"] == "extractive" and metrics["run"]["reader"] == reader
+    assert {(r["mode"], r["reader"]) for r in lines} == {("extractive", reader)}
     # The short answer alone, over all 3 answerable cases.
     answer = metrics["answer"]
     assert answer["short_f1_all"] == pytest.approx(
@@ -197,7 +200,7 @@ def test_run_eval_end_to_end_on_its_own_corpus(
 
     md = (out / "report.md").read_text()
     assert "## Retrieval" in md and "## Refusal" in md and "low by nature" in md
-    assert "answers by mode extractive;" in md
+    assert f"answers by mode extractive, reader {reader};" in md
     by_kind = md.split("## By kind")[1].split("\n## ")[0]
     assert "| kind | n | right |" in by_kind
     assert by_kind.count("\n| numeric | 2 | ") == 1 and "\n| (none) | 1 | " in by_kind

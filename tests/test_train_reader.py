@@ -75,7 +75,7 @@ def test_train_reader_command_writes_a_model_that_loads_and_scores(tmp_path: Pat
     assert meta["weights"]["bytes"] == (out / WEIGHTS_FILE).stat().st_size
     card = (out / CARD_FILE).read_text()
     assert "CC BY-SA 4.0" in card and meta["weights"]["sha256"] in card
-    assert not (out / "checkpoint.pt").exists() or meta["steps"] == 3
+    assert not (out / "checkpoint.pt").exists()  # finished: nothing to resume
     reader = load_reader(str(out), 1)
     assert isinstance(reader, Reader)
     sentence = "The capital of Cyprus is Nicosia."

@@ -1,0 +1,111 @@
+"""Reading without the model: question parts, which lines can be quoted, and how the reader's
+scores turn into the chosen sentence and short answer (a fake reader of our own interface)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pytest
+
+from bot.extract import (
+    CONFIDENCE_WEIGHTS,
+    candidate_spans,
+    heading_or_dateline,
+    question_parts,
+    read,
+    short_answer,
+)
+from bot.reader import SpanScore
+from bot.types import Hit, Passage
+
+
+def _confidence(evidence: float, dense: float) -> float:
+    w = CONFIDENCE_WEIGHTS
+    return 1 / (1 + math.exp(-(w["bias"] + w["evidence"] * evidence + w["dense"] * dense)))
+
+
+def _hit(text: str, n: int = 0) -> Hit:
+    passage = Passage(f"p{n}", "doc", "Title", "src", "", "", n, 0, len(text), text)
+    return Hit(passage, 1.0, 0.5)
+
+
+@dataclass
+class KeywordReader:
+    """Answers questions that contain `cue` with the first occurrence of `answer` in a
+    sentence, with evidence 3; anything else gets no answer with evidence -3."""
+
+    answer: str
+    cue: str = ""
+    name: str = "fake"
+
+    def score(self, question: str, sentences: list[str]) -> list[SpanScore]:
+        scores = []
+        for s in sentences:
+            at = s.find(self.answer) if self.cue in question else -1
+            if at >= 0:
+                scores.append(SpanScore(at, at + len(self.answer), 3.0, 0.0))
+            else:
+                scores.append(SpanScore(0, 0, -3.0, 0.0))
+        return scores
+
+
+def test_two_questions_in_one_are_split_and_a_bare_question_word_borrows_the_rest() -> None:
+    assert question_parts(
+        "Who brokered the cease-fire and how many peacekeepers did Moscow send?"
+    ) == ["Who brokered the cease-fire?", "how many peacekeepers did Moscow send?"]
+    assert question_parts("Who signed the accord and when?") == [
+        "Who signed the accord?",
+        "when signed the accord?",
+    ]
+    assert question_parts("Where did Armenia and Azerbaijan meet?") == [
+        "Where did Armenia and Azerbaijan meet?"
+    ]
+    assert question_parts("Who met? Where?")[0] == "Who met? Where?"  # too short to split
+
+
+def test_headings_and_datelines_are_never_quoted() -> None:
+    assert heading_or_dateline("Armenia and Azerbaijan agree to talk")
+    assert heading_or_dateline("MOSCOW (Reuters) -")
+    assert not heading_or_dateline("Armenia and Azerbaijan agreed to talk.")
+    text = (
+        "Peace talks resume in Vienna\n"
+        "VIENNA, Nov. 9 (Reuters) - The envoys met in Vienna on Monday. They talked for hours."
+    )
+    spans = candidate_spans(text)
+    assert [text[a:b] for a, b in spans] == [
+        "The envoys met in Vienna on Monday.",
+        "They talked for hours.",
+    ]
+
+
+def test_the_reader_chooses_the_sentence_and_its_span_is_the_short_answer() -> None:
+    hits = [
+        _hit("The talks were held in Vienna. Putin brokered the cease-fire in 2020.", 0),
+        _hit("Moscow sent some 2,000 peacekeepers.", 1),
+    ]
+    reading = read("Who brokered the cease-fire?", hits, {}, KeywordReader("Putin"))
+    [part] = reading.parts
+    best = part.sentences[0]
+    assert best.text == "Putin brokered the cease-fire in 2020."
+    assert short_answer(hits, best) == "Putin"
+    assert reading.reader == "fake"
+    nothing = read("Who brokered the cease-fire?", hits, {}, KeywordReader("Erdogan"))
+    assert reading.evidence > nothing.evidence
+    assert reading.evidence == pytest.approx(_confidence(3.0, 0.5))
+    assert nothing.evidence == pytest.approx(_confidence(-3.0, 0.5))
+
+
+def test_the_weakest_part_decides_the_evidence() -> None:
+    hits = [_hit("Putin brokered the cease-fire in 2020.", 0)]
+    reading = read(
+        "Who brokered the cease-fire and how many peacekeepers were sent?",
+        hits,
+        {},
+        KeywordReader("Putin", cue="brokered"),
+    )
+    assert len(reading.parts) == 2
+    first, second = reading.parts
+    assert first.evidence == pytest.approx(_confidence(3.0, 0.5))
+    assert second.evidence == pytest.approx(_confidence(-3.0, 0.5))
+    assert reading.evidence == second.evidence
