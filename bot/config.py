@@ -73,7 +73,7 @@ class Settings(BaseSettings):
         30, ge=1, description="Candidates each retriever returns before fusion and re-scoring."
     )
     refusal_threshold: float = Field(
-        0.45,
+        0.6,
         ge=0,
         le=1,
         description="Reader confidence below which the bot says the articles do not contain "

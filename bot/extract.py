@@ -25,7 +25,7 @@ from functools import cache, lru_cache
 from typing import Protocol
 
 from bot.text import content_terms, sentence_spans, words
-from bot.types import Hit
+from bot.types import Hit, Passage
 
 #: Sentences the reader scores per question part (the rest are dropped by word overlap).
 READ_SENTENCES = 10
@@ -33,11 +33,13 @@ READ_SENTENCES = 10
 #: 1 / (1 + its passage's rank) and its passage's dense similarity. Fitted by
 #: `scripts/calibrate.py --fit` on SQuAD 1.1 articles the reader never saw in training.
 CHOICE_WEIGHTS = {"overlap": 8.0, "rank": 4.0, "dense": 8.0}
-#: The confidence that a part is answered: a logistic over the chosen sentence's evidence and
-#: the best passage's dense similarity (which refuses off-topic questions the reader alone
-#: half-answers). Fitted by `scripts/calibrate.py --fit` on held-out SQuAD 1.1 articles:
+#: The confidence that a part is answered: a logistic over the chosen sentence's evidence, the
+#: best passage's dense similarity (which refuses off-topic questions the reader alone
+#: half-answers) and the share of the question's names and numbers that the chosen sentence's
+#: passage holds (a demonym counts as its country): "How many peacekeepers has Turkey sent?" is
+#: not answered by a passage about Moscow's. Fitted by `scripts/calibrate.py --fit` on held-out SQuAD 1.1 articles:
 #: their questions against the same questions with a swapped name or number, and off-topic ones.
-CONFIDENCE_WEIGHTS = {"bias": -1.32, "evidence": 0.263, "dense": 3.544}
+CONFIDENCE_WEIGHTS = {"bias": -2.881, "evidence": 0.219, "dense": 2.669, "keys": 2.728}
 #: The most evidence a sentence keeps when a "how many", "when" or "how long" question's span
 #: in it holds no number, date or duration: such a span does not answer (see `_PATTERNS`).
 UNTYPED_EVIDENCE = -2.0
@@ -118,6 +120,7 @@ class PartReading:
     info: QuestionInfo
     sentences: list[Sentence]  # best first
     dense: float = 0.0  # the best passage's dense similarity to the question
+    keys: float = 1.0  # share of the question's names and numbers in the chosen passage
 
     @property
     def evidence(self) -> float:
@@ -125,7 +128,12 @@ class PartReading:
         if not self.sentences:
             return 0.0
         w = CONFIDENCE_WEIGHTS
-        z = w["bias"] + w["evidence"] * self.sentences[0].evidence + w["dense"] * self.dense
+        z = (
+            w["bias"]
+            + w["evidence"] * self.sentences[0].evidence
+            + w["dense"] * self.dense
+            + w["keys"] * self.keys
+        )
         return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -283,7 +291,28 @@ def read_part(
         )
     read.sort(key=lambda c: -c.choice)
     dense = max([h.dense_similarity for h in hits] + [0.0])
-    return PartReading(question, info, read, dense)
+    keys = key_share(question, hits[read[0].hit_index].passage) if read else 0.0
+    return PartReading(question, info, read, dense, keys)
+
+
+def key_share(question: str, passage: Passage) -> float:
+    """The share of the question's names and numbers that `passage` (with its title) holds; a
+    demonym ("Turkish") also counts when the passage names its country ("Turkey")."""
+    from bot.query import demonyms
+
+    held = set(content_terms(passage.title + " " + passage.text, with_compounds=True))
+    groups = []
+    for i, match in enumerate(re.finditer(r"[\w'’-]+", question)):
+        word = match.group()
+        if (i > 0 and word[0].isupper()) or word[0].isdigit():
+            country = demonyms().get(word.lower())
+            forms = [word] + ([country] if country else [])
+            stems = {t for form in forms for t in content_terms(form, with_compounds=True)}
+            if stems:
+                groups.append(stems)
+    if not groups:
+        return 1.0
+    return sum(bool(g & held) for g in groups) / len(groups)
 
 
 def read(question: str, hits: list[Hit], idf: dict[str, float], reader: SpanReader) -> Reading:

@@ -180,8 +180,9 @@ def fit_choice(bot: ChatBot, cases: list[dict]) -> None:
 
 
 def fit_confidence(bot: ChatBot, cases: list[dict], off_topic: list[str]) -> None:
-    """Fit CONFIDENCE_WEIGHTS: a logistic regression over the chosen sentence's evidence and the
-    best passage's dense similarity, answerable (1) against swapped and off-topic (0)."""
+    """Fit CONFIDENCE_WEIGHTS: a logistic regression over the chosen sentence's evidence, the
+    best passage's dense similarity and the share of the question's names and numbers in the
+    chosen passage, answerable (1) against swapped and off-topic (0)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
 
@@ -189,7 +190,7 @@ def fit_confidence(bot: ChatBot, cases: list[dict], off_topic: list[str]) -> Non
         hits = bot.retriever.search(question, bot.settings.top_k).hits
         part = bot.answerer.read(question, hits).parts[0]
         evidence = part.sentences[0].evidence if part.sentences else -10.0
-        return [evidence, part.dense]
+        return [evidence, part.dense, part.keys]
 
     rows, labels = [], []
     for case in cases:
@@ -203,9 +204,10 @@ def fit_confidence(bot: ChatBot, cases: list[dict], off_topic: list[str]) -> Non
     model = LogisticRegression(max_iter=1000)
     held_out = cross_val_predict(model, rows, labels, cv=5, method="predict_proba")[:, 1]
     model.fit(rows, labels)
-    (w_evidence, w_dense), bias = model.coef_[0], model.intercept_[0]
+    (w_evidence, w_dense, w_keys), bias = model.coef_[0], model.intercept_[0]
     print(
-        f"CONFIDENCE_WEIGHTS: bias {bias:.3f}, evidence {w_evidence:.3f}, dense {w_dense:.3f} "
+        f"CONFIDENCE_WEIGHTS: bias {bias:.3f}, evidence {w_evidence:.3f}, dense {w_dense:.3f}, "
+        f"keys {w_keys:.3f} "
         f"(5-fold AUC {auc([p for p, y in zip(held_out, labels, strict=True) if y], [p for p, y in zip(held_out, labels, strict=True) if not y]):.3f})"
     )
 

@@ -10,6 +10,7 @@ import pytest
 
 from bot.extract import (
     CONFIDENCE_WEIGHTS,
+    key_share,
     candidate_spans,
     heading_or_dateline,
     question_parts,
@@ -20,9 +21,10 @@ from bot.reader import SpanScore
 from bot.types import Hit, Passage
 
 
-def _confidence(evidence: float, dense: float) -> float:
+def _confidence(evidence: float, dense: float, keys: float = 1.0) -> float:
     w = CONFIDENCE_WEIGHTS
-    return 1 / (1 + math.exp(-(w["bias"] + w["evidence"] * evidence + w["dense"] * dense)))
+    z = w["bias"] + w["evidence"] * evidence + w["dense"] * dense + w["keys"] * keys
+    return 1 / (1 + math.exp(-z))
 
 
 def _hit(text: str, n: int = 0) -> Hit:
@@ -109,3 +111,21 @@ def test_the_weakest_part_decides_the_evidence() -> None:
     assert first.evidence == pytest.approx(_confidence(3.0, 0.5))
     assert second.evidence == pytest.approx(_confidence(-3.0, 0.5))
     assert reading.evidence == second.evidence
+
+
+def test_the_names_and_numbers_asked_about_must_be_in_the_passage() -> None:
+    passage = _hit("Moscow has deployed some 2,000 peacekeepers in Karabakh.").passage
+    assert key_share("How many peacekeepers has Moscow deployed in Karabakh?", passage) == 1.0
+    assert key_share("How many peacekeepers has Turkey deployed in Karabakh?", passage) == 0.5
+    assert key_share("how many peacekeepers are there", passage) == 1.0  # nothing to check
+    turkey = _hit("Turkey closed the border in 1993.").passage
+    assert key_share("When did the Turkish government close the border?", turkey) == 1.0
+
+
+def test_a_passage_without_the_name_asked_about_lowers_the_confidence() -> None:
+    hits = [_hit("Moscow has deployed some 2,000 peacekeepers in Karabakh.")]
+    reader = KeywordReader("some 2,000")
+    right = read("How many peacekeepers has Moscow deployed?", hits, {}, reader)
+    swapped = read("How many peacekeepers has Turkey deployed?", hits, {}, reader)
+    assert right.evidence == pytest.approx(_confidence(3.0, 0.5, 1.0))
+    assert swapped.evidence == pytest.approx(_confidence(3.0, 0.5, 0.0))

@@ -149,3 +149,23 @@ def test_duplicate_ids_across_files_and_missing_files_are_errors(tmp_path: Path)
     empty.write_text("\n", encoding="utf-8")
     with pytest.raises(QuestionSetError, match="hold no cases"):
         load_question_sets([empty])
+
+
+def test_parts_hold_the_gold_answers_of_each_part(tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path / "q.jsonl",
+        [
+            {
+                "id": "two",
+                "question": "Who and how many?",
+                "answers": ["Putin", "2,000"],
+                "parts": [["Putin"], ["2,000", "some 2,000"]],
+            },
+            {"id": "bad", "question": "Who?", "answers": ["x"], "parts": "Putin"},
+        ],
+    )
+    with pytest.raises(QuestionSetError, match="'parts' must be a list"):
+        load_question_set(path)
+    path = write_lines(tmp_path / "ok.jsonl", [json.loads(path.read_text().splitlines()[0])])
+    [case] = load_question_set(path)
+    assert case.parts == (("Putin",), ("2,000", "some 2,000"))

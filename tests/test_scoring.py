@@ -181,3 +181,19 @@ def test_every_metric_is_broken_down_by_kind(results: list[dict[str, Any]]) -> N
         assert set(values) == (top - {"cases.total"}) | {"n"}
     # Counts by kind add up to the whole run.
     assert sum(v["n"] for v in kinds.values()) == metrics["cases"]["total"]
+
+
+def test_a_two_part_question_is_right_only_when_every_part_is_answered() -> None:
+    case = EvalCase(
+        "two",
+        "Who brokered the cease-fire and how many peacekeepers were sent?",
+        answers=("Putin", "2,000"),
+        parts=(("Putin",), ("2,000", "some 2,000")),
+        kind="two-part",
+    )
+    one = score_case(case, _answer("Putin — “Putin brokered it.” [1]", "Putin"), [], 1.0, 10)
+    both = score_case(
+        case, _answer("Putin — “...” [1] some 2,000 — “...” [2]", "Putin; some 2,000"), [], 1.0, 10
+    )
+    assert not one["scores"]["contains_gold"] and not one["scores"]["right"]
+    assert both["scores"]["contains_gold"] and both["scores"]["right"]
