@@ -187,8 +187,9 @@ def test_a_write_waits_for_the_write_lock(filled: Index, tmp_path: Path) -> None
 
 
 def test_the_data_folder_cannot_be_taken_alone_while_an_index_is_open(filled: Index) -> None:
-    with pytest.raises(DataDirInUseError, match="Stop it first"), locks.sole_user(
-        filled.settings.data_dir
+    with (
+        pytest.raises(DataDirInUseError, match="Stop it first"),
+        locks.sole_user(filled.settings.data_dir),
     ):
         pass
     filled.close()
