@@ -90,9 +90,10 @@ class Index:
 
     def close(self) -> None:
         """Close the catalog (folding its write-ahead log into the file) and let go of the
-        data folder. Safe to call twice."""
+        data folder. Safe to call twice; never while this thread holds `writing()`."""
         if hasattr(self, "catalog"):  # not when opening it failed
-            self.catalog.close()
+            with self.writing():  # a write in another thread finishes its group first
+                self.catalog.close()
         self._open_lock.release()
 
     def writing(self) -> contextlib.AbstractContextManager[None]:

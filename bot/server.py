@@ -44,9 +44,15 @@ QUICK_REQUEST_THREADS = 16
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-def create_app(settings: Settings, service: Service | None = None, with_ui: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings,
+    service: Service | None = None,
+    with_ui: bool = True,
+    close_index_on_shutdown: bool = False,
+) -> FastAPI:
     """The whole web app. `service` defaults to one built from `settings` (which loads the
-    index and models); `with_ui=False` leaves out the Gradio pages (API only)."""
+    index and models); `with_ui=False` leaves out the Gradio pages (API only);
+    `close_index_on_shutdown` closes the service's index when the server stops (`serve`)."""
     from fastapi_offline import FastAPIOffline
 
     from bot.auth import AuthGate
@@ -62,7 +68,7 @@ def create_app(settings: Settings, service: Service | None = None, with_ui: bool
         service = Service(settings)
     # FastAPI's own /docs and /redoc load their scripts from a CDN: blank pages offline.
     app = FastAPIOffline(
-        lifespan=_thread_pool_for(settings),
+        lifespan=_lifespan(settings, service, close_index_on_shutdown),
         title="Newsbot",
         description="Answers questions about news articles with checked citations. "
         "`/api/*` is the JSON API (with an SSE stream), `/v1/*` is OpenAI-compatible. "
@@ -131,12 +137,15 @@ def _install_cors(app: FastAPI, settings: Settings) -> None:
     )
 
 
-def _thread_pool_for(settings: Settings) -> Any:
-    """A lifespan that sizes the worker-thread pool to the answering queue.
+def _lifespan(settings: Settings, service: Service, close_index: bool) -> Any:
+    """A lifespan that sizes the worker-thread pool to the answering queue and, if asked,
+    closes the index when the server stops.
 
     Every answer waiting for a slot holds a worker thread. With anyio's default of 40, request
     41 would wait for a thread outside the service's queue (never getting its 503) and the
-    quick endpoints, /api/health included, would wait behind it."""
+    quick endpoints, /api/health included, would wait behind it. The index is closed here
+    rather than after `uvicorn.run()` returns: on SIGTERM uvicorn shuts down, then raises the
+    signal again, which ends the process before any code after `run()`."""
     import contextlib
 
     @contextlib.asynccontextmanager
@@ -147,6 +156,10 @@ def _thread_pool_for(settings: Settings) -> Any:
         needed = settings.max_concurrency + settings.max_queue + QUICK_REQUEST_THREADS
         limiter.total_tokens = max(limiter.total_tokens, needed)
         yield
+        if close_index:
+            # In a worker thread: it waits for a write still running to finish its group.
+            await anyio.to_thread.run_sync(service.index.close)
+            log.info("stopped; the catalog is closed and its write-ahead log folded into it")
 
     return lifespan
 
@@ -249,7 +262,7 @@ def serve(settings: Settings, ingest_corpus: bool = True, repair: bool = False) 
         if ingest_corpus:
             ingest_corpus_dir(service, settings.corpus_dir)
         warm_up(service)
-        app = create_app(settings, service)
+        app = create_app(settings, service, close_index_on_shutdown=True)
         url = f"http://{settings.host}:{settings.port}"
         documents = f"documents at {url}/admin/ , " if accounts.open or accounts.admin else ""
         log.info(
@@ -269,8 +282,7 @@ def serve(settings: Settings, ingest_corpus: bool = True, repair: bool = False) 
             proxy_headers=False,
         )
     finally:
-        index.close()
-        log.info("stopped; the catalog is closed and its write-ahead log folded into it")
+        index.close()  # when start-up failed or uvicorn returned; a second close does nothing
 
 
 def ingest_corpus_dir(service: Service, corpus_dir: Path) -> None:
