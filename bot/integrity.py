@@ -8,10 +8,11 @@ listing. Either way, answers would come from half an index.
 
 `check()` is cheap enough to run every time an index opens. It compares the counts, then
 looks up a sample of ids from each side in the other. Only when these disagree does it read
-every id (about 2 s at 100k passages). `repair_index()` re-embeds missing vectors from the catalog's
-text and deletes orphan vectors. Orphans cannot be re-imported, because Chroma does not hold
-their text; a catalog backup (`bot restore`) is the way to keep them. `bot doctor` prints
-the report and repairs on request. This module leaves out the write protocol that keeps the
+every id. Measured at 100k passages (embedded Chroma): 25 ms when they agree, 0.4 s for the
+full comparison. `repair_index()` re-embeds missing vectors from the catalog's text and
+deletes orphan vectors. Orphans cannot be re-imported, because Chroma does not hold their
+text; a catalog backup (`bot restore`) is the way to keep them. `bot doctor` prints the
+report and repairs on request. This module leaves out the write protocol that keeps the
 two in step in normal running (`bot.index`) and the start-up policy (`Index` refuses to open
 on a mismatch; `bot serve --repair` repairs first).
 """
