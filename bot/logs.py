@@ -106,7 +106,8 @@ class RedactingJsonFormatter(JsonFormatter):
         self.redact = redact
 
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
-        return {key: self._clean(value) for key, value in log_data.items()}
+        # uvicorn adds `color_message`, the message again with terminal colour codes.
+        return {k: self._clean(v) for k, v in log_data.items() if k != "color_message"}
 
     def _clean(self, value: Any) -> Any:
         if isinstance(value, str):

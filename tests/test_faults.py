@@ -343,6 +343,7 @@ def test_no_secret_reaches_the_log_and_every_line_is_json_with_a_request_id(
     for secret in (KEY, ADMIN["password"], LLM_KEY, baseline.session_cookie, "wrong-key-1"):
         assert secret not in text
     records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    assert not any("color_message" in r for r in records)
     requests = [r for r in records if r["logger"] == "bot.access"]
     assert len(requests) >= 12 and all(r["request_id"] for r in requests)
     assert len({r["request_id"] for r in requests}) == len(requests)
