@@ -8,8 +8,8 @@ folder then stays as it was; each fault test works on a copy of it:
 
 - the Chroma folder removed: `bot serve` refuses with the repair message, `bot doctor
   --repair` re-embeds from the catalog, and the answers are the same as before;
-- the catalog removed: `bot serve` refuses and names the uploaded document whose vectors are
-  orphaned; `bot serve --repair` removes them and re-ingests the corpus, and the corpus
+- the catalog removed: `python app.py` refuses and names the uploaded document whose vectors
+  are orphaned; `bot serve --repair` removes them and re-ingests the corpus, and the corpus
   answers are those from before the upload;
 - `kill -9` in the middle of an upload: the restarted server lost nothing, the re-upload
   completes, and with the upload removed the answers are the baseline's;
@@ -123,10 +123,15 @@ def server(
 
 def bot(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """A `bot` command on `data`, in a process of its own."""
+    return run(data, "-m", "bot.cli", *args)
+
+
+def run(data: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python ARGS...` from the project root on `data`."""
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, *args],
         cwd=PROJECT_ROOT,
-        env=env_for(data),
+        env={**env_for(data), **env},
         capture_output=True,
         text=True,
         timeout=STARTUP_SECONDS,
@@ -244,7 +249,7 @@ def test_catalog_removed_refuses_to_start_then_serve_repair_rebuilds_from_the_co
     for name in ("articles.sqlite", "articles.sqlite-wal", "articles.sqlite-shm"):
         (data / name).unlink(missing_ok=True)
 
-    refused = bot(data, "serve", "--port", str(free_port()))
+    refused = run(data, "app.py", BOT_PORT=str(free_port()))  # `make run`
     assert refused.returncode == 2
     message = refused.stderr
     assert "'sevan-accord'" in message and "bot restore DIR" in message
