@@ -13,6 +13,7 @@ job, so a killed ingest can be repaired on the next run (see `bot.index`).
 from __future__ import annotations
 
 import math
+import random
 import re
 import sqlite3
 import threading
@@ -87,6 +88,7 @@ class Catalog:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
         self._vocabulary: tuple[Any, dict[str, int]] | None = None
+        self._closed = False
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -94,7 +96,13 @@ class Catalog:
             self._db.execute(VOCAB)
 
     def close(self) -> None:
+        """Fold the write-ahead log into the database file, then close: after a clean stop
+        `articles.sqlite` alone holds every write (a backup of that one file loses nothing)."""
         with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
 
     @contextmanager
@@ -156,6 +164,24 @@ class Catalog:
     def count_passages(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM passages").fetchone()[0])
+
+    def count_documents(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM documents").fetchone()[0])
+
+    def passage_ids(self) -> set[str]:
+        """Every passage id (for comparing with the vector store; ~5 MB at 100k passages)."""
+        with self._lock:
+            return {row[0] for row in self._db.execute("SELECT passage_id FROM passages")}
+
+    def sample_passage_ids(self, n: int) -> list[str]:
+        """Up to `n` passage ids in a row from a random place: a cheap spot check."""
+        with self._lock:
+            offset = random.randrange(max(self.count_passages() - n, 0) + 1)
+            rows = self._db.execute(
+                "SELECT passage_id FROM passages ORDER BY rowid LIMIT ? OFFSET ?", (n, offset)
+            )
+            return [row[0] for row in rows]
 
     def passage_ids_of(self, doc_id: str) -> set[str]:
         with self._lock:

@@ -1,9 +1,10 @@
-"""The `bot` command: ingest | remove | docs | ask | chat | config | eval | serve | bench |
-train-reader.
+"""The `bot` command: ingest | remove | docs | ask | chat | config | eval | serve | doctor |
+backup | restore | bench | train-reader.
 
 Each command parses its arguments and calls one typed function; the functions are what the
 tests call. A `BotError` is printed as `error: ...` (what happened, what to do) with exit
-status 2; nothing prints a stack trace for bad input.
+status 2; nothing prints a stack trace for bad input. Each command closes the index it
+opened, so the catalog's write-ahead log is folded into its file when the command ends.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
 from bot.errors import BotError
 from bot.types import Answer, Turn
+
+if TYPE_CHECKING:
+    from bot.chain import ChatBot
 
 EXIT_USER_ERROR = 2
 
@@ -71,10 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extra_commands() -> list[Callable[[Any], None]]:
-    """Commands that live beside their feature: serve, bench, train-reader."""
-    from bot import bench, server, train_reader
+    """Commands that live beside their feature: serve, doctor, backup and restore, bench,
+    train-reader."""
+    from bot import backup, bench, integrity, server, train_reader
 
-    return [server.add_command, bench.add_command, train_reader.add_command]
+    return [
+        server.add_command,
+        integrity.add_command,
+        backup.add_command,
+        bench.add_command,
+        train_reader.add_command,
+    ]
 
 
 def add_eval_command(sub: Any) -> None:
@@ -157,18 +168,26 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.reindex:
         reset_index(settings)
     index = Index(settings)
-    report = ingest_paths(index, args.paths, progress=not args.quiet)
-    print(report.summary())
-    print(
-        f"The index now holds {len(index.documents())} documents, {index.count_passages()} passages."
-    )
+    try:
+        report = ingest_paths(index, args.paths, progress=not args.quiet)
+        print(report.summary())
+        print(
+            f"The index now holds {index.catalog.count_documents()} documents, "
+            f"{index.count_passages()} passages."
+        )
+    finally:
+        index.close()
     return 1 if report.errors else 0
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     from bot.index import Index
 
-    info = Index(settings).remove(args.doc_id)
+    index = Index(settings)
+    try:
+        info = index.remove(args.doc_id)
+    finally:
+        index.close()
     print(f"Removed {info.doc_id} ({info.title}, {info.passages} passages).")
     return 0
 
@@ -178,7 +197,11 @@ def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.index import Index
 
-    docs = Index(settings).documents()
+    index = Index(settings)
+    try:
+        docs = index.documents()
+    finally:
+        index.close()
     if args.json:
         for doc in docs:
             print(json.dumps(asdict(doc), ensure_ascii=False))
@@ -195,7 +218,11 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from bot.chain import ChatBot, validate_question
 
     validate_question(args.question, settings.max_question_chars)  # before loading models
-    answer = ChatBot(settings).answer(args.question, [])
+    bot = ChatBot(settings)
+    try:
+        answer = bot.answer(args.question, [])
+    finally:
+        bot.index.close()
     print(
         json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) if args.json else render(answer)
     )
@@ -203,9 +230,18 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.chain import ChatBot, Delta
+    from bot.chain import ChatBot
 
     bot = ChatBot(settings)
+    try:
+        return _chat(bot)
+    finally:
+        bot.index.close()
+
+
+def _chat(bot: ChatBot) -> int:
+    from bot.chain import Delta
+
     history: list[Turn] = []
     print("Ask about the articles. An empty line ends the conversation.")
     while True:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -140,6 +140,10 @@ class Settings(BaseSettings):
         "",
         description="Comma-separated addresses of reverse proxies whose X-Forwarded-For and "
         "X-Forwarded-Proto headers are trusted ('*' for any); empty trusts none.",
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        description="Server log lines: 'json' (one object a line, with a request id) or 'text'.",
     )
 
     @classmethod

@@ -76,3 +76,15 @@ class UploadTooLargeError(UnsupportedFileError):
     """An upload over the configured size limit."""
 
     status_code = 413
+
+
+class IndexMismatchError(BotError):
+    """The catalog and the vector store disagree: answers would come from half an index."""
+
+    status_code = 503
+
+
+class DataDirInUseError(BotError):
+    """The data folder is open in another process, so it cannot be replaced now."""
+
+    status_code = 409

@@ -12,17 +12,26 @@ re-run completes the job with no duplicates:
 Until step 4 commits, searches see the old version (vector hits are checked against the
 catalog). On opening, `recover()` finishes any journalled document by deleting vectors the
 catalog does not know. Removal journals first, deletes from the catalog, then from Chroma.
+
+Every write holds the data folder's write lock (`bot.locks`), across processes, so a backup
+or another process's recovery never sees one half done. On opening, the index also checks
+that the catalog and Chroma hold the same passages (`bot.integrity`) and refuses to open
+when they do not, saying how to repair: a lost Chroma folder or catalog must never leave the
+bot answering from half an index. `verify=False` opens it anyway, for `bot doctor`.
 """
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
+from bot import locks
 from bot.catalog import Catalog, DocumentInfo
 from bot.config import Settings
 from bot.embeddings import Embedder, load_embedder, release_freed_memory
-from bot.errors import DocumentNotFoundError, ModelMismatchError
+from bot.errors import DocumentNotFoundError, IndexMismatchError, ModelMismatchError
+from bot.integrity import check, mismatch_message
 from bot.store import VectorStore, chroma_client
 from bot.types import Document, Passage
 
@@ -44,14 +53,29 @@ class Prepared:
 class Index:
     """Documents, passages, vectors and the keyword index of one collection."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, embedder: Embedder | None = None, verify: bool = True
+    ) -> None:
+        """Open (or create) the index. Raises `IndexMismatchError`, saying how to repair,
+        when the catalog and the vector store disagree, unless `verify` is False."""
         self.settings = settings
         self.embedder = embedder or load_embedder(settings.embedding_model, settings.torch_threads)
-        self.catalog = Catalog(settings.data_dir / f"{settings.collection}.sqlite")
-        self._check_catalog_model()
-        self._client = chroma_client(settings.data_dir, settings.chroma_host, settings.chroma_port)
-        self.vectors = VectorStore(self._client, settings.collection, self.embedder)
-        self.recover()
+        self._open_lock = locks.OpenLock(settings.data_dir)
+        try:
+            self.catalog = Catalog(settings.data_dir / f"{settings.collection}.sqlite")
+            self._check_catalog_model()
+            self._client = chroma_client(
+                settings.data_dir, settings.chroma_host, settings.chroma_port
+            )
+            self.vectors = VectorStore(self._client, settings.collection, self.embedder)
+            with self.writing():  # another process's write finishes first
+                self.recover()
+                report = check(self) if verify else None
+            if report is not None and not report.ok:
+                raise IndexMismatchError(mismatch_message(report, settings))
+        except BaseException:
+            self.close()
+            raise
 
     def _check_catalog_model(self) -> None:
         built_with = self.catalog.get_meta("embedding_model")
@@ -65,7 +89,16 @@ class Index:
             )
 
     def close(self) -> None:
-        self.catalog.close()
+        """Close the catalog (folding its write-ahead log into the file) and let go of the
+        data folder. Safe to call twice; never while this thread holds `writing()`."""
+        if hasattr(self, "catalog"):  # not when opening it failed
+            with self.writing():  # a write in another thread finishes its group first
+                self.catalog.close()
+        self._open_lock.release()
+
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        """The data folder's write lock: held by every write, a repair and `bot backup`."""
+        return locks.writing(self.settings.data_dir)
 
     # --- writing --------------------------------------------------------------------------
     def recover(self) -> list[str]:
@@ -82,20 +115,44 @@ class Index:
         """Add or replace these documents, following the protocol in the module docstring."""
         if not batch:
             return
-        self.catalog.mark_pending(p.document.doc_id for p in batch)
         passages = [passage for prepared in batch for passage in prepared.passages]
+        # Embedding changes nothing stored, so it runs before the lock is taken: a backup
+        # waits for the store writes only, not for the model.
+        vectors = self._embed(passages)
+        with self.writing():
+            self.catalog.mark_pending(p.document.doc_id for p in batch)
+            self.vectors.upsert(
+                [p.passage_id for p in passages], vectors, [p.doc_id for p in passages]
+            )
+            stale: set[str] = set()
+            for prepared in batch:
+                old = self.catalog.passage_ids_of(prepared.document.doc_id)
+                stale |= old - {p.passage_id for p in prepared.passages}
+            self.vectors.delete(sorted(stale))
+            self.catalog.replace_documents(
+                [(p.document, p.content_hash, p.passages) for p in batch]
+            )
+
+    def _embed(self, passages: list[Passage]) -> Any:
         vectors = self.embedder.embed(
             [embedding_text(p) for p in passages],
             batch_size=min(self.settings.batch_size, FORWARD_BATCH),
         )
         release_freed_memory()  # else the process grows with the corpus (glibc keeps it)
-        self.vectors.upsert([p.passage_id for p in passages], vectors, [p.doc_id for p in passages])
-        stale: set[str] = set()
-        for prepared in batch:
-            old = self.catalog.passage_ids_of(prepared.document.doc_id)
-            stale |= old - {p.passage_id for p in prepared.passages}
-        self.vectors.delete(sorted(stale))
-        self.catalog.replace_documents([(p.document, p.content_hash, p.passages) for p in batch])
+        return vectors
+
+    def store_vectors(self, passage_ids: list[str]) -> int:
+        """Embed these passages again from the catalog's text and store their vectors (a
+        repair; the caller holds the write lock). Returns how many were stored."""
+        found = self.catalog.get_passages(passage_ids)
+        passages = [found[pid] for pid in passage_ids if pid in found]
+        if passages:
+            self.vectors.upsert(
+                [p.passage_id for p in passages],
+                self._embed(passages),
+                [p.doc_id for p in passages],
+            )
+        return len(passages)
 
     def remove(self, doc_id: str) -> DocumentInfo:
         """Delete one document everywhere; raises DocumentNotFoundError if unknown."""
@@ -104,10 +161,11 @@ class Index:
             raise DocumentNotFoundError(
                 f"No document with id {doc_id!r}. `bot docs` lists the ids."
             )
-        ids = sorted(self.catalog.passage_ids_of(doc_id))
-        self.catalog.delete_document(doc_id)
-        self.vectors.delete(ids)
-        self.catalog.clear_pending([doc_id])
+        with self.writing():
+            ids = sorted(self.catalog.passage_ids_of(doc_id))
+            self.catalog.delete_document(doc_id)
+            self.vectors.delete(ids)
+            self.catalog.clear_pending([doc_id])
         return info
 
     # --- reading --------------------------------------------------------------------------
@@ -126,10 +184,12 @@ def embedding_text(passage: Passage) -> str:
 
 
 def reset_index(settings: Settings) -> None:
-    """Delete the collection and catalog without loading them (they may be for another model)."""
+    """Delete the collection and catalog without loading them (they may be for another model).
+    Raises `DataDirInUseError` while another process (a server) has the index open."""
     path = settings.data_dir / f"{settings.collection}.sqlite"
-    for suffix in ("", "-wal", "-shm"):
-        path.with_name(path.name + suffix).unlink(missing_ok=True)
-    client = chroma_client(settings.data_dir, settings.chroma_host, settings.chroma_port)
-    with contextlib.suppress(Exception):  # missing already: nothing to drop
-        client.delete_collection(settings.collection)
+    with locks.sole_user(settings.data_dir):
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        client = chroma_client(settings.data_dir, settings.chroma_host, settings.chroma_port)
+        with contextlib.suppress(Exception):  # missing already: nothing to drop
+            client.delete_collection(settings.collection)

@@ -5,8 +5,12 @@ starts it.
 This module owns assembly and process start-up: putting the API's routers, error handlers,
 body limit and CORS policy together with the login routes and the Gradio apps, each behind
 the role it needs (`bot.auth`), the API docs (`/docs`, `/redoc`) with their scripts served
-from the `fastapi-offline` package instead of a CDN, ingesting `BOT_CORPUS_DIR` (unchanged
-articles are skipped), loading models before the first request and running uvicorn. Headers
+from the `fastapi-offline` package instead of a CDN, `/metrics` (`bot.monitoring`) and the
+request log (`bot.logs`). At start-up it sets up the JSON logs, opens the index (which
+refuses a catalog and vector store that disagree; `--repair` repairs them first, see
+`bot.integrity`), ingests `BOT_CORPUS_DIR` (unchanged articles are skipped), loads models
+before the first request and runs uvicorn. On a clean stop (SIGTERM, Ctrl-C) it closes the
+index, which folds the catalog's write-ahead log into its file. Headers
 are `bot.headers`' business and Gradio's 500s for bad requests `bot.ui_errors`'; routes live
 in `bot.api` and `bot.openai_api`, the UIs in `bot.ui` and `bot.admin_ui`. FastAPI, Gradio
 and uvicorn are imported only when a server is built, so the rest of the CLI starts fast.
@@ -15,6 +19,7 @@ and uvicorn are imported only when a server is built, so the rest of the CLI sta
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,19 +37,29 @@ if TYPE_CHECKING:
     from bot.service import Service
     from bot.sessions import Role
 
+log = logging.getLogger("bot.server")
+
 #: Worker threads kept free for requests that do not wait for an answering slot.
 QUICK_REQUEST_THREADS = 16
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-def create_app(settings: Settings, service: Service | None = None, with_ui: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings,
+    service: Service | None = None,
+    with_ui: bool = True,
+    close_index_on_shutdown: bool = False,
+) -> FastAPI:
     """The whole web app. `service` defaults to one built from `settings` (which loads the
-    index and models); `with_ui=False` leaves out the Gradio pages (API only)."""
+    index and models); `with_ui=False` leaves out the Gradio pages (API only);
+    `close_index_on_shutdown` closes the service's index when the server stops (`serve`)."""
     from fastapi_offline import FastAPIOffline
 
     from bot.auth import AuthGate
     from bot.auth import router as login_router
     from bot.headers import SecurityHeadersMiddleware
+    from bot.logs import RequestLogMiddleware
+    from bot.monitoring import install_metrics
     from bot.service import Service
     from bot.ui_errors import UIErrorsMiddleware
 
@@ -53,7 +68,7 @@ def create_app(settings: Settings, service: Service | None = None, with_ui: bool
         service = Service(settings)
     # FastAPI's own /docs and /redoc load their scripts from a CDN: blank pages offline.
     app = FastAPIOffline(
-        lifespan=_thread_pool_for(settings),
+        lifespan=_lifespan(settings, service, close_index_on_shutdown),
         title="Newsbot",
         description="Answers questions about news articles with checked citations. "
         "`/api/*` is the JSON API (with an SSE stream), `/v1/*` is OpenAI-compatible. "
@@ -63,14 +78,17 @@ def create_app(settings: Settings, service: Service | None = None, with_ui: bool
     app.state.auth = gate
     _install_api(app, service, settings)
     app.include_router(login_router)
+    install_metrics(app, service)  # before the UI: Gradio's mount at / would shadow /metrics
     if with_ui:
         _mount_ui(app, service, gate, settings.max_upload_mb)
     # Each middleware added wraps the ones before: Gradio's 500s for bad requests become 4xx,
-    # then CORS, then the headers every response gets, and outermost the scheme and client
-    # address a trusted proxy reports (the login's Secure cookie and throttle need them).
+    # then CORS, then the headers every response gets, then the request id and log line, and
+    # outermost the scheme and client address a trusted proxy reports (the login's Secure
+    # cookie and throttle, and the log, need them).
     app.add_middleware(UIErrorsMiddleware)
     _install_cors(app, settings)
     app.add_middleware(SecurityHeadersMiddleware, embed_ancestors=settings.frame_ancestors)
+    app.add_middleware(RequestLogMiddleware)
     proxies = [ip.strip() for ip in settings.forwarded_allow_ips.split(",") if ip.strip()]
     if proxies:
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -119,12 +137,15 @@ def _install_cors(app: FastAPI, settings: Settings) -> None:
     )
 
 
-def _thread_pool_for(settings: Settings) -> Any:
-    """A lifespan that sizes the worker-thread pool to the answering queue.
+def _lifespan(settings: Settings, service: Service, close_index: bool) -> Any:
+    """A lifespan that sizes the worker-thread pool to the answering queue and, if asked,
+    closes the index when the server stops.
 
     Every answer waiting for a slot holds a worker thread. With anyio's default of 40, request
     41 would wait for a thread outside the service's queue (never getting its 503) and the
-    quick endpoints, /api/health included, would wait behind it."""
+    quick endpoints, /api/health included, would wait behind it. The index is closed here
+    rather than after `uvicorn.run()` returns: on SIGTERM uvicorn shuts down, then raises the
+    signal again, which ends the process before any code after `run()`."""
     import contextlib
 
     @contextlib.asynccontextmanager
@@ -135,6 +156,10 @@ def _thread_pool_for(settings: Settings) -> Any:
         needed = settings.max_concurrency + settings.max_queue + QUICK_REQUEST_THREADS
         limiter.total_tokens = max(limiter.total_tokens, needed)
         yield
+        if close_index:
+            # In a worker thread: it waits for a write still running to finish its group.
+            await anyio.to_thread.run_sync(service.index.close)
+            log.info("stopped; the catalog is closed and its write-ahead log folded into it")
 
     return lifespan
 
@@ -209,44 +234,55 @@ def _mount_ui(app: FastAPI, service: Service, gate: AuthGate, max_upload_mb: int
 
 
 # --- running ------------------------------------------------------------------------------------
-def serve(settings: Settings, ingest_corpus: bool = True) -> None:
-    """Ingest the corpus (if asked), load the models, then serve until interrupted."""
+def serve(settings: Settings, ingest_corpus: bool = True, repair: bool = False) -> None:
+    """Open the index (repairing it first if asked), ingest the corpus (if asked), load the
+    models, then serve until interrupted; the index is closed on the way out."""
     import uvicorn
 
+    from bot.chain import ChatBot
+    from bot.integrity import open_index
+    from bot.logs import configure_logging
     from bot.service import Service
 
+    configure_logging(settings)
     accounts = Accounts.from_settings(settings)
     if (accounts.viewer or accounts.admin) and not settings.api_key:
-        print(
-            "warning: the web pages ask for a login but /api and /v1 are open for questions; "
+        log.warning(
+            "the web pages ask for a login but /api and /v1 are open for questions; "
             "set BOT_API_KEY to protect them too (documents cannot be changed there without it)."
         )
     if accounts.open and settings.host not in LOOPBACK_HOSTS:
-        print(
-            "warning: no BOT_API_KEY, BOT_ADMIN_USER or BOT_UI_USER is set, so anyone who can "
+        log.warning(
+            "no BOT_API_KEY, BOT_ADMIN_USER or BOT_UI_USER is set, so anyone who can "
             f"reach {settings.host} may change documents; set them before exposing the server."
         )
-    service = Service(settings)
-    if ingest_corpus:
-        ingest_corpus_dir(service, settings.corpus_dir)
-    warm_up(service)
-    app = create_app(settings, service)
-    url = f"http://{settings.host}:{settings.port}"
-    documents = f"documents at {url}/admin/ , " if accounts.open or accounts.admin else ""
-    print(
-        f"Chat at {url}/ , embed at {url}{EMBED_PATH}/ , {documents}API docs at {url}/docs",
-        flush=True,
-    )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        timeout_graceful_shutdown=5,
-        # Forwarded headers are honoured by the app itself, from BOT_FORWARDED_ALLOW_IPS only
-        # (uvicorn's own default trusts any proxy on 127.0.0.1).
-        proxy_headers=False,
-    )
+    index = open_index(settings, repair=repair)
+    try:
+        service = Service(settings, ChatBot(settings, index))
+        if ingest_corpus:
+            ingest_corpus_dir(service, settings.corpus_dir)
+        warm_up(service)
+        app = create_app(settings, service, close_index_on_shutdown=True)
+        url = f"http://{settings.host}:{settings.port}"
+        documents = f"documents at {url}/admin/ , " if accounts.open or accounts.admin else ""
+        log.info(
+            f"Chat at {url}/ , embed at {url}{EMBED_PATH}/ , {documents}API docs at {url}/docs"
+        )
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            # Logging is set up above (JSON, redacted); our middleware writes the access lines.
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
+            # Forwarded headers are honoured by the app itself, from BOT_FORWARDED_ALLOW_IPS
+            # only (uvicorn's own default trusts any proxy on 127.0.0.1).
+            proxy_headers=False,
+        )
+    finally:
+        index.close()  # when start-up failed or uvicorn returned; a second close does nothing
 
 
 def ingest_corpus_dir(service: Service, corpus_dir: Path) -> None:
@@ -255,14 +291,14 @@ def ingest_corpus_dir(service: Service, corpus_dir: Path) -> None:
     from bot.ingest import ingest_paths
 
     if not corpus_dir.is_dir():
-        print(f"warning: corpus folder {corpus_dir} not found; serving the index as it is.")
+        log.warning(f"corpus folder {corpus_dir} not found; serving the index as it is.")
         return
     try:
         report = ingest_paths(service.index, [corpus_dir])
     except BotError as exc:
-        print(f"warning: {exc}")
+        log.warning(str(exc))
         return
-    print(f"{corpus_dir}: {report.summary()}", flush=True)
+    log.info(f"{corpus_dir}: {report.summary()}")
 
 
 def warm_up(service: Service) -> None:
@@ -286,13 +322,19 @@ def add_command(subparsers: Any) -> None:
         action="store_true",
         help="Serve the index as it is, without ingesting BOT_CORPUS_DIR first.",
     )
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="If the catalog and the vector store disagree, repair them first (as `bot doctor "
+        "--repair` does) instead of refusing to start.",
+    )
     p.set_defaults(func=cmd_serve)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     changes = {"host": args.host, "port": args.port}
     settings = settings.replace(**{k: v for k, v in changes.items() if v is not None})
-    serve(settings, ingest_corpus=not args.no_ingest)
+    serve(settings, ingest_corpus=not args.no_ingest, repair=args.repair)
     return 0
 
 

@@ -5,6 +5,9 @@ once) and adds what a multi-user server needs: a bounded number of answers compu
 with a bounded wait queue (`BusyError` beyond it), document upload and removal, and the
 feedback log. Conversations are not stored here: each request carries its own history, so
 users never share state. API routes and UI callbacks are thin wrappers over these methods.
+It also keeps what operators watch: answers counted by outcome (answered, refused, failed),
+one log line per answer, the index sizes and whether the catalog and vectors agree
+(`health()`, `stats()`; `bot.monitoring` turns them into Prometheus metrics).
 What comes in is checked here, for both (a lone surrogate in a question, history or feedback
 is refused with a 422), and what goes out carries only http(s) links (`bot.sanitize`). Who may call which
 method is decided before: `bot.auth` and the API-key check in `bot.api_deps`.
@@ -13,10 +16,12 @@ method is decided before: `bot.auth` and the API-key check in `bot.api_deps`.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -33,6 +38,8 @@ from bot.types import Answer, Turn
 
 History = list[Turn | Mapping[str, Any]] | None
 
+log = logging.getLogger("bot.service")
+
 
 class Service:
     """Answers, documents and feedback for one server process."""
@@ -47,6 +54,8 @@ class Service:
         self._write_lock = threading.Lock()  # one ingest or removal at a time
         self._feedback_lock = threading.Lock()
         self.feedback_path = settings.data_dir / "feedback.jsonl"
+        self._outcomes: Counter[str] = Counter()
+        self._outcomes_lock = threading.Lock()
 
     # --- answering --------------------------------------------------------------------------
     @contextmanager
@@ -72,8 +81,8 @@ class Service:
         """The checked answer to `question` (the one entry point, with queueing)."""
         _refuse_surrogates("question or its history", question, _texts(history))
         self.bot.validate_question(question)
-        with self.slot():
-            return _safe_links(self.bot.answer(question, history))
+        with self.slot(), self._counted() as record:
+            return record(_safe_links(self.bot.answer(question, history)))
 
     def stream(self, question: str, history: History = None) -> Iterator[Delta | Answer]:
         """Deltas then the Answer. The question is checked by this call, before any event;
@@ -83,9 +92,42 @@ class Service:
         return self._stream(question, history)
 
     def _stream(self, question: str, history: History) -> Iterator[Delta | Answer]:
-        with self.slot():
+        with self.slot(), self._counted() as record:
             for event in self.bot.stream(question, history):
-                yield _safe_links(event) if isinstance(event, Answer) else event
+                yield record(_safe_links(event)) if isinstance(event, Answer) else event
+
+    @contextmanager
+    def _counted(self) -> Iterator[Callable[[Answer], Answer]]:
+        """Count the answer given inside (answered or refused), or a failure, and log it."""
+        started = time.perf_counter()
+        answers: list[Answer] = []
+
+        def record(answer: Answer) -> Answer:
+            answers.append(answer)
+            return answer
+
+        outcome = "abandoned"  # a stream its client closed before the answer
+        try:
+            yield record
+        except GeneratorExit:
+            raise
+        except BaseException:
+            outcome = "failed"
+            raise
+        finally:
+            if answers:
+                outcome = "refused" if answers[-1].refused else "answered"
+            if outcome != "abandoned":
+                with self._outcomes_lock:
+                    self._outcomes[outcome] += 1
+            log.info(
+                "answer",
+                extra={
+                    "outcome": outcome,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                    "citations": len(answers[-1].citations) if answers else 0,
+                },
+            )
 
     # --- documents --------------------------------------------------------------------------
     def documents(self) -> list[DocumentInfo]:
@@ -113,11 +155,25 @@ class Service:
             # Load everything first, so a bad line in a feed stores nothing of that feed.
             documents = list(load_file(path, source=name))
             with self._write_lock:
-                return ingest_documents(self.index, documents)
+                report = ingest_documents(self.index, documents)
+        log.info(
+            "upload",
+            extra={
+                "file": name,
+                "added": len(report.added),
+                "updated": len(report.updated),
+                "unchanged": len(report.unchanged),
+                "passages": report.passages,
+                "errors": len(report.errors),
+            },
+        )
+        return report
 
     def remove(self, doc_id: str) -> DocumentInfo:
         with self._write_lock:
-            return self.index.remove(doc_id)
+            info = self.index.remove(doc_id)
+        log.info("remove", extra={"doc_id": doc_id, "passages": info.passages})
+        return info
 
     # --- feedback ---------------------------------------------------------------------------
     def record_feedback(
@@ -189,11 +245,37 @@ class Service:
             )
         return cases
 
-    def health(self) -> dict[str, Any]:
+    def stats(self) -> dict[str, Any]:
+        """Answers by outcome, requests waiting for a slot, and the index sizes."""
+        with self._outcomes_lock:
+            outcomes = {k: self._outcomes[k] for k in ("answered", "refused", "failed")}
+        return {"answers": outcomes, "waiting": self._waiting, **self.index_sizes()}
+
+    def index_sizes(self) -> dict[str, Any]:
+        """Documents and passages in the catalog, vectors in the store (None when it cannot
+        be reached), and whether passages and vectors agree. They differ for a moment while
+        documents are being written, which counts as agreeing."""
+        catalog = self.index.catalog
+        passages = catalog.count_passages()
+        try:
+            vectors: int | None = self.index.vectors.count()
+        except Exception:  # a Chroma server gone away: reported, not a 500
+            log.warning("cannot count the vectors", exc_info=True)
+            vectors = None
         return {
-            "status": "ok",
-            "documents": len(self.index.documents()),
-            "passages": self.index.count_passages(),
+            "documents": catalog.count_documents(),
+            "passages": passages,
+            "vectors": vectors,
+            "vectors_agree": vectors == passages or bool(catalog.pending()),
+        }
+
+    def health(self) -> dict[str, Any]:
+        sizes = self.index_sizes()
+        return {
+            # "degraded": the vector store cannot be reached, or holds other passages than
+            # the catalog; `bot doctor` says which.
+            "status": "ok" if sizes["vectors_agree"] else "degraded",
+            **sizes,
             "mode": self.bot.answerer.mode,
             "embedding_model": self.index.embedder.name,
             "store": f"chroma server {self.settings.chroma_host}:{self.settings.chroma_port}"

@@ -10,6 +10,7 @@ Passage text and metadata live in `bot.catalog`; Chroma holds ids, vectors and t
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,31 @@ class VectorStore:
         for offset in range(0, self.count(), size):
             got = self._collection.get(limit=size, offset=offset, include=["embeddings"])
             yield list(got["ids"]), list(got["embeddings"])
+
+    def ids(self, size: int = 5000) -> Iterator[str]:
+        """Every stored id, fetched `size` at a time."""
+        for offset in range(0, self.count(), size):
+            yield from self._collection.get(limit=size, offset=offset, include=[])["ids"]
+
+    def sample_ids(self, n: int) -> list[str]:
+        """Up to `n` stored ids in a row from a random place: a cheap spot check."""
+        offset = random.randrange(max(self.count() - n, 0) + 1)
+        return list(self._collection.get(limit=n, offset=offset, include=[])["ids"])
+
+    def stored(self, ids: list[str], size: int = 5000) -> set[str]:
+        """Those of these ids that have a vector."""
+        found: set[str] = set()
+        for i in range(0, len(ids), size):
+            found.update(self._collection.get(ids=ids[i : i + size], include=[])["ids"])
+        return found
+
+    def doc_ids_of(self, ids: list[str], size: int = 5000) -> set[str]:
+        """The documents these stored vectors belong to (from the metadata Chroma keeps)."""
+        found: set[str] = set()
+        for i in range(0, len(ids), size):
+            got = self._collection.get(ids=ids[i : i + size], include=["metadatas"])
+            found.update(str((meta or {}).get("doc_id", "")) for meta in got["metadatas"])
+        return found - {""}
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         """Nearest passages: (passage_id, cosine similarity), best first."""

@@ -78,3 +78,36 @@ def test_an_unreachable_server_gives_a_clear_error(tmp_path: Path, embedder: Emb
     )
     with pytest.raises(StoreUnavailableError, match="chroma run"):
         Index(settings, embedder)
+
+
+def test_vectors_lost_on_the_server_are_found_and_repaired(
+    chroma_server: int, tmp_path: Path, embedder: Embedder
+) -> None:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from bot.errors import IndexMismatchError
+    from bot.integrity import check, repair_index
+
+    settings = Settings.from_env(
+        {},
+        data_dir=tmp_path / "data",
+        chroma_host="127.0.0.1",
+        chroma_port=chroma_server,
+        collection="server_checked",
+    )
+    index = Index(settings, embedder)
+    ingest_paths(index, [ARTICLE])
+    index.close()
+    client = chromadb.HttpClient(
+        host="127.0.0.1", port=chroma_server, settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    client.delete_collection("server_checked")  # as if the server's folder were lost
+
+    with pytest.raises(IndexMismatchError, match="21 passages have no vector"):
+        Index(settings, embedder)
+    index = Index(settings, embedder, verify=False)
+    result = repair_index(index)
+    assert result.reembedded == 21 and result.after.ok and check(index).ok
+    assert client.get_collection("server_checked").count() == 21
+    index.close()
