@@ -25,7 +25,7 @@ from functools import cache, lru_cache
 from typing import Protocol
 
 from bot.text import content_terms, sentence_spans, words
-from bot.types import Hit, Passage
+from bot.types import Hit
 
 #: Sentences the reader scores per question part (the rest are dropped by word overlap).
 READ_SENTENCES = 10
@@ -36,13 +36,14 @@ CHOICE_WEIGHTS = {"overlap": 8.0, "rank": 4.0, "dense": 8.0}
 #: The confidence that a part is answered: a logistic over the chosen sentence's evidence, the
 #: best passage's dense similarity (which refuses off-topic questions the reader alone
 #: half-answers) and the share of the question's names and numbers that the chosen sentence's
-#: passage holds (a demonym counts as its country): "How many peacekeepers has Turkey sent?" is
-#: not answered by a passage about Moscow's. Fitted by `scripts/calibrate.py --fit` on held-out SQuAD 1.1 articles:
+#: document holds in the retrieved passages (a demonym counts as its country): "How many
+#: peacekeepers has Turkey sent?" is not answered by an article about Moscow's. Fitted by `scripts/calibrate.py --fit` on held-out SQuAD 1.1 articles:
 #: their questions against the same questions with a swapped name or number, and off-topic ones.
 CONFIDENCE_WEIGHTS = {"bias": -2.881, "evidence": 0.219, "dense": 2.669, "keys": 2.728}
-#: The most evidence a sentence keeps when a "how many", "when" or "how long" question's span
-#: in it holds no number, date or duration: such a span does not answer (see `_PATTERNS`).
-UNTYPED_EVIDENCE = -2.0
+#: The evidence a sentence gets when a "how many", "when" or "how long" question's span in it
+#: holds no number, date or duration: such a span does not answer (see `_PATTERNS`), whatever
+#: else the confidence weighs.
+UNTYPED_EVIDENCE = -10.0
 
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -291,16 +292,25 @@ def read_part(
         )
     read.sort(key=lambda c: -c.choice)
     dense = max([h.dense_similarity for h in hits] + [0.0])
-    keys = key_share(question, hits[read[0].hit_index].passage) if read else 0.0
+    keys = key_share(question, _document_text(hits, read[0].hit_index)) if read else 0.0
     return PartReading(question, info, read, dense, keys)
 
 
-def key_share(question: str, passage: Passage) -> float:
-    """The share of the question's names and numbers that `passage` (with its title) holds; a
-    demonym ("Turkish") also counts when the passage names its country ("Turkey")."""
+def _document_text(hits: list[Hit], index: int) -> str:
+    """The title and the retrieved passages of the document that hit `index` belongs to: a
+    question's year or name may stand in the paragraph before the one that answers."""
+    doc = hits[index].passage.doc_id
+    return " ".join(
+        [hits[index].passage.title] + [h.passage.text for h in hits if h.passage.doc_id == doc]
+    )
+
+
+def key_share(question: str, text: str) -> float:
+    """The share of the question's names and numbers that `text` holds; a demonym
+    ("Turkish") also counts when the text names its country ("Turkey")."""
     from bot.query import demonyms
 
-    held = set(content_terms(passage.title + " " + passage.text, with_compounds=True))
+    held = set(content_terms(text, with_compounds=True))
     groups = []
     for i, match in enumerate(re.finditer(r"[\w'’-]+", question)):
         word = match.group()

@@ -10,9 +10,10 @@ import pytest
 
 from bot.extract import (
     CONFIDENCE_WEIGHTS,
-    key_share,
+    UNTYPED_EVIDENCE,
     candidate_spans,
     heading_or_dateline,
+    key_share,
     question_parts,
     read,
     short_answer,
@@ -109,17 +110,30 @@ def test_the_weakest_part_decides_the_evidence() -> None:
     assert len(reading.parts) == 2
     first, second = reading.parts
     assert first.evidence == pytest.approx(_confidence(3.0, 0.5))
-    assert second.evidence == pytest.approx(_confidence(-3.0, 0.5))
+    # "how many" with no number in any span: no answer, whatever the reader said
+    assert second.evidence == pytest.approx(_confidence(UNTYPED_EVIDENCE, 0.5))
     assert reading.evidence == second.evidence
 
 
 def test_the_names_and_numbers_asked_about_must_be_in_the_passage() -> None:
-    passage = _hit("Moscow has deployed some 2,000 peacekeepers in Karabakh.").passage
-    assert key_share("How many peacekeepers has Moscow deployed in Karabakh?", passage) == 1.0
-    assert key_share("How many peacekeepers has Turkey deployed in Karabakh?", passage) == 0.5
-    assert key_share("how many peacekeepers are there", passage) == 1.0  # nothing to check
-    turkey = _hit("Turkey closed the border in 1993.").passage
-    assert key_share("When did the Turkish government close the border?", turkey) == 1.0
+    text = "Moscow has deployed some 2,000 peacekeepers in Karabakh."
+    assert key_share("How many peacekeepers has Moscow deployed in Karabakh?", text) == 1.0
+    assert key_share("How many peacekeepers has Turkey deployed in Karabakh?", text) == 0.5
+    assert key_share("how many peacekeepers are there", text) == 1.0  # nothing to check
+    assert key_share("When did the Turkish government close the border?", "Turkey did.") == 1.0
+
+
+def test_the_names_asked_about_may_stand_in_another_passage_of_the_same_article() -> None:
+    hits = [
+        _hit("A cease-fire brokered by Putin ended the war.", 0),
+        Hit(
+            Passage("q", "doc", "Title", "src", "", "", 1, 0, 9, "In 2020 a war broke out."),
+            0.5,
+            0.5,
+        ),
+    ]
+    reading = read("Who brokered the 2020 cease-fire?", hits, {}, KeywordReader("Putin"))
+    assert reading.parts[0].keys == 1.0
 
 
 def test_a_passage_without_the_name_asked_about_lowers_the_confidence() -> None:
