@@ -114,6 +114,19 @@ def split_articles(
     return train, [a for i, a in enumerate(articles) if i in held]
 
 
+def swap_pools(article: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The names and the numbers among an article's answers: what a swapped question takes."""
+    answers = [
+        qa["answers"][0]["text"].strip()
+        for p in article["paragraphs"]
+        for qa in p["qas"]
+        if qa["answers"]
+    ]
+    names = sorted({a for a in answers if a[:1].isupper() and len(a) <= 40})
+    numbers = sorted({a for a in answers if _NUMBER.fullmatch(a)})
+    return names, numbers
+
+
 def swap_question(
     question: str, sentence: str, names: list[str], numbers: list[str], rng: random.Random
 ) -> str | None:
@@ -147,14 +160,7 @@ def make_examples(
     keep = min(1.0, config.questions / max(total, 1))
     examples: list[Example] = []
     for article in articles:
-        answers = [
-            qa["answers"][0]["text"].strip()
-            for p in article["paragraphs"]
-            for qa in p["qas"]
-            if qa["answers"]
-        ]
-        names = sorted({a for a in answers if a[:1].isupper() and len(a) <= 40})
-        numbers = sorted({a for a in answers if _NUMBER.fullmatch(a)})
+        names, numbers = swap_pools(article)
         paragraphs = [(p, sentence_spans(p["context"])) for p in article["paragraphs"]]
         all_sentences = [
             (pi, p["context"][a:b]) for pi, (p, spans) in enumerate(paragraphs) for a, b in spans
@@ -434,14 +440,7 @@ def _held_out_cases(
     articles: list[dict[str, Any]], rng: random.Random, per_article: int = 50
 ) -> Iterator[tuple[str, list[str], int, str, list[str], list[str]]]:
     for article in articles:
-        answers = [
-            qa["answers"][0]["text"].strip()
-            for p in article["paragraphs"]
-            for qa in p["qas"]
-            if qa["answers"]
-        ]
-        names = sorted({a for a in answers if a[:1].isupper() and len(a) <= 40})
-        numbers = sorted({a for a in answers if _NUMBER.fullmatch(a)})
+        names, numbers = swap_pools(article)
         cases = []
         for paragraph in article["paragraphs"]:
             context = paragraph["context"]

@@ -35,7 +35,13 @@ from bot.ingest import ingest_paths  # noqa: E402
 from bot.metrics import best_over, contains_answer, token_f1  # noqa: E402
 from bot.reader import DEFAULT_READER_DIR, META_FILE  # noqa: E402
 from bot.text import sentence_spans  # noqa: E402
-from bot.train_reader import _NUMBER, auc, load_squad, split_articles, swap_question  # noqa: E402
+from bot.train_reader import (  # noqa: E402
+    auc,
+    load_squad,
+    split_articles,
+    swap_pools,
+    swap_question,
+)
 
 ARTICLE_QUESTIONS = ROOT / "eval" / "article_questions.jsonl"
 
@@ -46,11 +52,7 @@ def held_out_cases(articles: list[dict], per_article: int, seed: int) -> list[di
     rng = random.Random(seed)
     cases = []
     for article in articles:
-        answers = [
-            qa["answers"][0]["text"].strip() for p in article["paragraphs"] for qa in p["qas"]
-        ]
-        names = sorted({a for a in answers if a[:1].isupper() and len(a) <= 40})
-        numbers = sorted({a for a in answers if _NUMBER.fullmatch(a)})
+        names, numbers = swap_pools(article)
         chosen = []
         for paragraph in article["paragraphs"]:
             context = paragraph["context"]

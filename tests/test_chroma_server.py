@@ -6,6 +6,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,33 +40,42 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         yield port
 
 
-def test_index_lives_in_the_chroma_server(
-    chroma_server: int, tmp_path: Path, embedder: Embedder
-) -> None:
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    settings = Settings.from_env(
+def _server_settings(tmp_path: Path, port: int, collection: str) -> Settings:
+    return Settings.from_env(
         {},
         data_dir=tmp_path / "data",
         chroma_host="127.0.0.1",
-        chroma_port=chroma_server,
-        collection="server_articles",
+        chroma_port=port,
+        collection=collection,
     )
+
+
+def _remote_collection(port: int, name: str) -> Any:
+    """The collection as a plain Chroma client sees it on the server."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.HttpClient(
+        host="127.0.0.1", port=port, settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    return client.get_collection(name)
+
+
+def test_index_lives_in_the_chroma_server(
+    chroma_server: int, tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = _server_settings(tmp_path, chroma_server, "server_articles")
     index = Index(settings, embedder)
     report = ingest_paths(index, [ARTICLE])
     assert report.passages == 21
     assert not (tmp_path / "data" / "chroma").exists()  # nothing in the embedded store
 
-    client = chromadb.HttpClient(
-        host="127.0.0.1", port=chroma_server, settings=ChromaSettings(anonymized_telemetry=False)
-    )
-    remote = client.get_collection("server_articles")
+    remote = _remote_collection(chroma_server, "server_articles")
     assert remote.count() == 21
     assert remote.metadata["embedding_model"] == "all-MiniLM-L6-v2"
 
     answer = ChatBot(settings, index).answer("Who brokered the 2020 ceasefire?")
-    assert answer.short_answer == "Vladimir Putin"
+    assert answer.short_answer.endswith("Vladimir Putin")
     assert answer.citations[0].passage_id in {r.passage_id for r in answer.retrieved}
 
     index.remove("caucasus-peace-talks")
@@ -83,31 +93,20 @@ def test_an_unreachable_server_gives_a_clear_error(tmp_path: Path, embedder: Emb
 def test_vectors_lost_on_the_server_are_found_and_repaired(
     chroma_server: int, tmp_path: Path, embedder: Embedder
 ) -> None:
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
     from bot.errors import IndexMismatchError
     from bot.integrity import check, repair_index
 
-    settings = Settings.from_env(
-        {},
-        data_dir=tmp_path / "data",
-        chroma_host="127.0.0.1",
-        chroma_port=chroma_server,
-        collection="server_checked",
-    )
+    settings = _server_settings(tmp_path, chroma_server, "server_checked")
     index = Index(settings, embedder)
     ingest_paths(index, [ARTICLE])
     index.close()
-    client = chromadb.HttpClient(
-        host="127.0.0.1", port=chroma_server, settings=ChromaSettings(anonymized_telemetry=False)
-    )
-    client.delete_collection("server_checked")  # as if the server's folder were lost
+    remote = _remote_collection(chroma_server, "server_checked")
+    remote.delete(ids=remote.get(include=[])["ids"])  # as if the server had lost the vectors
 
     with pytest.raises(IndexMismatchError, match="21 passages have no vector"):
         Index(settings, embedder)
     index = Index(settings, embedder, verify=False)
     result = repair_index(index)
     assert result.reembedded == 21 and result.after.ok and check(index).ok
-    assert client.get_collection("server_checked").count() == 21
+    assert _remote_collection(chroma_server, "server_checked").count() == 21
     index.close()
