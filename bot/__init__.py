@@ -1,0 +1,1 @@
+"""newsbot: chat with a collection of news articles, with cited answers (see README.md)."""
