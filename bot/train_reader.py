@@ -24,7 +24,7 @@ import random
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,7 @@ class TrainConfig:
     data: str
     out: str
     seed: int = 13
-    questions: int = 52000
+    questions: int = 40000
     hard_negatives: float = 1.0
     far_negatives: float = 0.5
     swap_rate: float = 0.35
@@ -87,7 +87,6 @@ class TrainConfig:
     checkpoint_every: int = 200
     base_model: str = "all-MiniLM-L6-v2"
     name: str = "newsbot-reader-minilm-l6"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def load_squad(path: Path) -> list[dict[str, Any]]:
@@ -386,7 +385,7 @@ def write_model(
         "name": config.name,
         "base_model": config.base_model,
         "max_length": config.max_length,
-        "config": {k: v for k, v in asdict(config).items() if k not in ("out", "extra")},
+        "config": {k: v for k, v in asdict(config).items() if k != "out"},
         "data": {"file": data_path.name, "sha256": file_digest(data_path)},
         "pairs": pairs,
         "pairs_by_kind": kinds,
