@@ -54,7 +54,7 @@ def prepare(question: str, vocabulary: Vocabulary) -> Query:
     terms = vocabulary.vocabulary()
     corrections: dict[str, str] = {}
     for match in _WORD.finditer(question):
-        word = match.group()
+        word = re.sub(r"['’]s$", "", match.group())  # "Putin's" is checked as "Putin"
         low = word.lower()
         if len(low) < MIN_CORRECTED_LENGTH or low in STOPWORDS or low in corrections:
             continue

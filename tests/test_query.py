@@ -18,6 +18,14 @@ def test_misspelt_names_are_corrected_to_the_articles_words(index: Index) -> Non
     assert "peacekeep" in query.question and "peacekeepres" not in query.question
 
 
+def test_a_possessive_keeps_its_s(index: Index) -> None:
+    ingest_paths(index, [ARTICLE])
+    query = prepare("How many peacekeepers has Vladimir Putin's country sent?", index.catalog)
+    assert query.question == "How many peacekeepers has Vladimir Putin's country sent?"
+    query = prepare("What did Yerevn's envoy say?", index.catalog)
+    assert query.question == "What did Yerevan's envoy say?"
+
+
 def test_known_words_the_articles_lack_are_left_alone(index: Index) -> None:
     ingest_paths(index, [ARTICLE])
     query = prepare("What is the capital of France?", index.catalog)
