@@ -1,6 +1,7 @@
 """`bot.langchain`: the standard LangChain retriever tests, `k` per call, the `Document`
 metadata, and `NewsChat` answering, following up, refusing, batching, streaming, composing
-and rejecting bad input, sync and async, over the project's article and the real embedder."""
+and rejecting bad input, sync and async, over the project's article and the real embedder; and
+generative mode's LCEL answer chain (its prompt and streamed text, with a fake chat model)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
-from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from langchain_core.language_models.fake_chat_models import (
+    FakeListChatModel,
+    GenericFakeChatModel,
+)
+from langchain_core.messages import BaseMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
+from bot.answer import SYSTEM_PROMPT, llm_chains
 from bot.chain import ChatBot
 from bot.config import Settings
 from bot.embeddings import Embedder
@@ -244,3 +251,29 @@ def test_chat_bad_input_says_what_to_send(chat: NewsChat, value: Any, message: s
         chat.invoke(value)
     with pytest.raises(InvalidQuestionError, match=message):
         list(chat.stream(value))
+
+
+# --- generative mode's LCEL chain -----------------------------------------------------------
+
+
+class _Prompts(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.messages: list[list[BaseMessage]] = []
+
+    def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **_: Any
+    ) -> None:
+        self.messages.extend(messages)
+
+
+def test_answer_chain_streams_text_and_keeps_braces_in_passages_as_data() -> None:
+    prompts = _Prompts()
+    model = GenericFakeChatModel(messages=iter(["Putin brokered it [1]."]), callbacks=[prompts])
+    answer_chain, _ = llm_chains(model)
+    passages = '<passage n="1">A {question} and {passages} left as written.</passage>'
+    pieces = list(answer_chain.stream({"passages": passages, "question": "Who?"}))
+    assert len(pieces) > 1 and all(isinstance(p, str) for p in pieces)
+    assert "".join(pieces) == "Putin brokered it [1]."
+    [[system, human]] = prompts.messages
+    assert system.content == SYSTEM_PROMPT
+    assert human.content == f"<passages>\n{passages}\n</passages>\n\nQuestion: Who?"
