@@ -7,7 +7,7 @@ final `Draft`. It does not check its own citations: `bot.chain` does that for ev
 - `ExtractiveAnswerer` (default, no LLM): quotes the sentences that answer, led by the short
   answer phrase, or refuses when the evidence is below the calibrated threshold.
 - `LLMAnswerer`: any OpenAI-compatible chat endpoint (Ollama, vLLM, llama.cpp server, OpenAI)
-  through LangChain; tokens stream. Passage text is fenced as data: the system prompt says so,
+  through LangChain, as LCEL chains (prompt | model | parser); tokens stream. Passage text is fenced as data: the system prompt says so,
   and a passage cannot close its fence.
 """
 
@@ -154,41 +154,29 @@ class LLMAnswerer(Answerer):
     def __init__(self, settings: Settings, chat_model: Any | None = None) -> None:
         self.settings = settings
         self.model = chat_model or make_chat_model(settings)
+        self.answer_chain, self.condense_chain = llm_chains(self.model)
 
     def condense(self, question: str, history: list[Turn]) -> str:
         if not history:
             return question
-        from langchain_core.messages import HumanMessage, SystemMessage
-
         transcript = "\n".join(f"{t.role}: {t.content}" for t in history[-CONDENSE_TURNS:])
-        messages = [
-            SystemMessage(CONDENSE_PROMPT),
-            HumanMessage(f"Conversation:\n{transcript}\n\nLast question: {question}"),
-        ]
         try:
-            result = self.model.invoke(messages)
+            result = self.condense_chain.invoke({"transcript": transcript, "question": question})
         except Exception as exc:
             raise LLMError(_llm_failure(self.settings, exc)) from None
-        text = str(getattr(result, "content", "")).strip().strip('"')
+        text = str(result).strip().strip('"')
         return text if 0 < len(text) <= self.settings.max_question_chars else question
 
     def stream(self, question: str, hits: list[Hit]) -> Iterator[str | Draft]:
-        from langchain_core.messages import HumanMessage, SystemMessage
-
         if not hits or max(h.dense_similarity for h in hits) < 0.05:
             yield REFUSAL
             yield Draft(REFUSAL, refused=True)
             return
-        messages = [
-            SystemMessage(SYSTEM_PROMPT),
-            HumanMessage(
-                f"<passages>\n{format_passages(hits)}\n</passages>\n\nQuestion: {question}"
-            ),
-        ]
         pieces: list[str] = []
         try:
-            for chunk in self.model.stream(messages):
-                delta = str(getattr(chunk, "content", "") or "")
+            for delta in self.answer_chain.stream(
+                {"passages": format_passages(hits), "question": question}
+            ):
                 if delta:
                     pieces.append(delta)
                     yield delta
@@ -197,6 +185,30 @@ class LLMAnswerer(Answerer):
         text = "".join(pieces).strip()
         refused = not text or (bool(_REFUSAL_PATTERN.search(text)) and "[" not in text)
         yield Draft(REFUSAL if refused else text, refused=refused)
+
+
+def llm_chains(model: Any) -> tuple[Any, Any]:
+    """The LCEL chains of generative mode, each prompt | model | text parser: the answer
+    chain takes `passages` (from `format_passages`) and `question`; the condense chain takes
+    `transcript` and `question`. The system prompts are fixed messages, not templates, and
+    passage text is a value, so braces in either are never read as template fields."""
+    from langchain_core.messages import SystemMessage
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.prompts import ChatPromptTemplate
+
+    answer_prompt = ChatPromptTemplate.from_messages(
+        [
+            SystemMessage(SYSTEM_PROMPT),
+            ("human", "<passages>\n{passages}\n</passages>\n\nQuestion: {question}"),
+        ]
+    )
+    condense_prompt = ChatPromptTemplate.from_messages(
+        [
+            SystemMessage(CONDENSE_PROMPT),
+            ("human", "Conversation:\n{transcript}\n\nLast question: {question}"),
+        ]
+    )
+    return answer_prompt | model | StrOutputParser(), condense_prompt | model | StrOutputParser()
 
 
 def make_chat_model(settings: Settings) -> Any:
