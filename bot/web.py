@@ -84,12 +84,18 @@ def check_address(url: str, allow_private: bool) -> None:
         ) from None
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global:
+        if not _is_public(address):
             raise WebError(
                 f"{url}: {parts.hostname} resolves to {address}, a private, loopback or "
                 "link-local address, so it was not fetched. Set BOT_ALLOW_PRIVATE_URLS=true "
                 "to allow addresses on your own network."
             )
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether an address is on the public internet (not private, loopback, link-local,
+    reserved or multicast)."""
+    return address.is_global and not address.is_multicast
 
 
 def fetch(url: str, allow_private: bool = False) -> Fetched:
@@ -147,7 +153,14 @@ def article_from_html(html: bytes | str, url: str, fallback_date: str = "") -> D
     import trafilatura
 
     result = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, include_tables=True
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        # The date from the page's markup and URL only: an extensive search takes a footer's
+        # "© 2026" for 2026-01-01, and the feed's own date is the better fallback.
+        date_extraction_params={"extensive_search": False, "original_date": True},
     )
     text = (result.text or "") if result is not None else ""
     if len(text.strip()) < MIN_ARTICLE_CHARS:
