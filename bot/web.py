@@ -120,7 +120,7 @@ def fetch(url: str, allow_private: bool = False) -> Fetched:
                         )
                     body = _read_limited(response, url)
                     return Fetched(url, body, response.headers.get("content-type", ""))
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise WebError(f"{url}: cannot fetch it ({type(exc).__name__}: {exc}).") from None
     raise WebError(f"{url}: more than {MAX_REDIRECTS} redirects (a loop?); not fetched.")
 
@@ -197,6 +197,15 @@ def parse_feed(body: bytes) -> Any | None:
     return feed if feed.version and feed.entries else None
 
 
+def _check_is_html(page: Fetched) -> None:
+    """Refuse a body that is not a web page (a PDF, an image) before parsing it as HTML."""
+    kind = page.content_type.split(";")[0].strip().lower()
+    if kind and not (kind.startswith("text/") or "html" in kind or "xml" in kind):
+        raise WebError(
+            f"{page.url}: is {kind}, not a web page. Download it and ingest the file instead."
+        )
+
+
 def _entry_date(entry: Any) -> str:
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     return time.strftime("%Y-%m-%d", parsed) if parsed else ""
@@ -210,6 +219,7 @@ def load_url(
     page = fetch(url, settings.allow_private_urls)
     feed = parse_feed(page.body)
     if feed is None:
+        _check_is_html(page)
         yield article_from_html(page.body, page.url)
         return
     for entry in feed.entries:
@@ -220,6 +230,7 @@ def load_url(
                     f"{url}: an entry ({entry.get('title', '?')!r}) has no http(s) link."
                 )
             article = fetch(link, settings.allow_private_urls)
+            _check_is_html(article)
             yield article_from_html(article.body, article.url, _entry_date(entry))
         except BotError as exc:
             if on_error is None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -167,10 +168,17 @@ class _Handler(SimpleHTTPRequestHandler):
         super().do_GET()
 
     def guess_type(self, path: str | Path) -> str:
+        if str(path).endswith(".pdf"):
+            return "application/pdf"
         return "application/rss+xml" if str(path).endswith(".xml") else "text/html"
 
     def log_message(self, format: str, *args: object) -> None:  # quiet test output
         pass
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that stops reading a huge page resets the connection: expected here
 
 
 @pytest.fixture
@@ -178,7 +186,7 @@ def site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A threaded HTTP server on 127.0.0.1 serving a folder of pages and feeds."""
     root = tmp_path / "site"
     (root / "news").mkdir(parents=True)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
+    server = _Server(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
     base = f"http://127.0.0.1:{server.server_address[1]}"
     for slug in ARTICLES:
         (root / "news" / slug).write_text(_page(base, slug), encoding="utf-8")
@@ -189,6 +197,7 @@ def site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         "<a href='/world'>World</a></nav><p>Latest headlines</p></body></html>",
         encoding="utf-8",
     )
+    (root / "report.pdf").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n")
     (root / "huge").write_text("<p>" + "x" * (MAX_BYTES + 10) + "</p>", encoding="ascii")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -251,9 +260,17 @@ def test_a_citation_carries_the_url_and_date_and_boilerplate_is_not_answered(
 
 
 def test_rss_and_atom_feeds_ingest_every_entry_and_rerunning_adds_nothing(
-    site: tuple[str, Path], web_index: Index
+    site: tuple[str, Path], web_index: Index, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base, _ = site
+    embedded: list[str] = []
+    real_embed_batch = web_index.embedder.embed_batch
+
+    def counting(texts: list[str]) -> Any:
+        embedded.extend(texts)
+        return real_embed_batch(texts)
+
+    monkeypatch.setattr(web_index.embedder, "embed_batch", counting)
     report = ingest_urls(web_index, [f"{base}/rss.xml", f"{base}/atom.xml"])
     assert report.errors == []
     assert len(report.added) == 3  # bridge is in both feeds: stored once
@@ -262,7 +279,9 @@ def test_rss_and_atom_feeds_ingest_every_entry_and_rerunning_adds_nothing(
     assert "3,400 readers" in library[0]
     assert library[2] == "2026-03-10"  # the page has no date: the RSS pubDate stands in
     assert stored[doc_id_for_url(f"{base}/news/harvest")][2] == "2026-03-20"
+    assert len(embedded) == 7
     again = ingest_urls(web_index, [f"{base}/rss.xml", f"{base}/atom.xml"])
+    assert len(embedded) == 7  # unchanged pages: fetched and hashed, never embedded
     assert again.added == [] and again.updated == [] and again.passages == 0  # no embedding
     assert len(again.unchanged) == 3
 
@@ -337,6 +356,8 @@ def test_cli_ingests_a_feed_and_a_non_article_page_exits_1(
     assert main(["ingest", "--quiet", f"{base}/index.html"]) == 1
     out = capsys.readouterr().out
     assert "no article text found" in out and "Traceback" not in out
+    assert main(["ingest", "--quiet", f"{base}/report.pdf"]) == 1
+    assert "is application/pdf, not a web page" in capsys.readouterr().out
 
 
 def test_watch_ingests_an_entry_added_between_rounds(
