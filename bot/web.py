@@ -1,37 +1,31 @@
-"""News from the web: article pages and RSS/Atom feeds fetched over http(s) as `Document`s.
+"""News from the web: article pages and RSS/Atom feeds as `Document`s, and `bot watch`.
 
-- `fetch(url)` is the one way this package reads the network, under fixed rules: http(s)
-  only; a host resolving to a private, loopback, link-local or otherwise non-public address is
-  refused unless `allow_private_urls` is set; at most `MAX_REDIRECTS` redirects, each hop
-  checked like the first; a timeout; the body streamed and refused past `MAX_BYTES`.
-- `load_url(url)` fetches a page, tells a feed from an article by its content (`feedparser`),
-  and yields one `Document` per article: its main text extracted by `trafilatura` (navigation,
-  promos, "most read" boxes, footers and cookie banners dropped), with title, author, canonical
-  URL and publication date. A feed entry's own date stands in when its page has none. One
-  failing feed entry is reported through `on_error` and the others still load.
+- `load_url(url)` fetches a page (`bot.fetch`, under its network rules), tells a feed from an
+  article by its content (`feedparser`), and yields one `Document` per article: its main text
+  extracted by `trafilatura` (navigation, promos, "most read" boxes, footers and cookie banners
+  dropped), with title, author, canonical URL and publication date. A feed entry's own date
+  stands in when its page has none. One failing feed entry is reported through `on_error` and
+  the others still load. A page with no article text, or a body that is not a web page, is a
+  `WebError` saying so.
 - `ingest_urls` stores what `load_url` yields through `bot.ingest`, so an unchanged page costs
-  no embedding (content hash), and `watch` re-polls feeds for `bot watch`.
+  no embedding (content hash); `watch` re-polls feeds for `bot watch`.
 
-Splitting into passages and storing are `bot.ingest`'s job. The address check resolves the host
-before connecting; it does not pin the connection to the checked address (DNS rebinding between
-the check and the connection is not defended against).
+Fetching is `bot.fetch`'s job; splitting into passages and storing are `bot.ingest`'s.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import ipaddress
 import re
-import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from bot.errors import BotError, UnsupportedFileError
+from bot.errors import BotError, WebError
+from bot.fetch import Fetched, fetch, is_url
 from bot.sanitize import clean_text, safe_url
 from bot.types import Document
 
@@ -40,103 +34,8 @@ if TYPE_CHECKING:
     from bot.index import Index
     from bot.ingest import IngestReport
 
-#: Redirects followed before a fetch is refused.
-MAX_REDIRECTS = 5
-#: Largest body read, in bytes; a bigger page is refused, not truncated.
-MAX_BYTES = 5_000_000
-#: Seconds to connect, and between two reads of the body.
-TIMEOUT_S = 15.0
 #: Main text shorter than this (in characters) means the page is not an article.
 MIN_ARTICLE_CHARS = 200
-USER_AGENT = "newsbot/0.1 (+https://github.com/; article ingest)"
-
-
-class WebError(UnsupportedFileError):
-    """A URL that cannot be fetched or holds no article."""
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """A page as fetched: the final URL after redirects, the body and its content type."""
-
-    url: str
-    body: bytes
-    content_type: str
-
-
-def is_url(text: str) -> bool:
-    """Whether a command-line argument names a web address rather than a file."""
-    return bool(re.match(r"^https?://", text, re.IGNORECASE))
-
-
-def check_address(url: str, allow_private: bool) -> None:
-    """Refuse a URL that is not http(s), or whose host resolves to a non-public address."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
-        raise WebError(f"{url}: only http:// and https:// addresses can be fetched.")
-    if allow_private:
-        return
-    try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 80, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise WebError(
-            f"{url}: cannot resolve {parts.hostname} ({exc}). Check the address."
-        ) from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not _is_public(address):
-            raise WebError(
-                f"{url}: {parts.hostname} resolves to {address}, a private, loopback or "
-                "link-local address, so it was not fetched. Set BOT_ALLOW_PRIVATE_URLS=true "
-                "to allow addresses on your own network."
-            )
-
-
-def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Whether an address is on the public internet (not private, loopback, link-local,
-    reserved or multicast)."""
-    return address.is_global and not address.is_multicast
-
-
-def fetch(url: str, allow_private: bool = False) -> Fetched:
-    """The page at `url`, under the module's network rules (see the module docstring)."""
-    import httpx
-
-    headers = {"User-Agent": USER_AGENT, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
-    timeout = httpx.Timeout(TIMEOUT_S)
-    with httpx.Client(follow_redirects=False, timeout=timeout, headers=headers) as client:
-        for _ in range(MAX_REDIRECTS + 1):
-            check_address(url, allow_private)
-            try:
-                with client.stream("GET", url) as response:
-                    if response.is_redirect:
-                        location = response.headers.get("location", "")
-                        url = urljoin(url, location)
-                        continue
-                    if response.status_code >= 400:
-                        raise WebError(
-                            f"{url}: the server answered {response.status_code} "
-                            f"{response.reason_phrase}. Check the address."
-                        )
-                    body = _read_limited(response, url)
-                    return Fetched(url, body, response.headers.get("content-type", ""))
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                raise WebError(f"{url}: cannot fetch it ({type(exc).__name__}: {exc}).") from None
-    raise WebError(f"{url}: more than {MAX_REDIRECTS} redirects (a loop?); not fetched.")
-
-
-def _read_limited(response: Any, url: str) -> bytes:
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BYTES:
-        raise WebError(f"{url}: the page is {int(declared):,} bytes; the limit is {MAX_BYTES:,}.")
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > MAX_BYTES:  # stop reading: a lying or missing Content-Length
-            raise WebError(f"{url}: the page is over the limit of {MAX_BYTES:,} bytes.")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def doc_id_for_url(url: str) -> str:

@@ -13,22 +13,15 @@ from typing import Any
 
 import pytest
 
-from bot import web
+from bot import fetch as fetching
 from bot.chain import ChatBot
 from bot.cli import main
 from bot.config import Settings
 from bot.embeddings import Embedder
+from bot.errors import WebError
+from bot.fetch import MAX_BYTES, fetch
 from bot.index import Index
-from bot.web import (
-    MAX_BYTES,
-    WebError,
-    article_from_html,
-    doc_id_for_url,
-    fetch,
-    ingest_urls,
-    parse_every,
-    watch,
-)
+from bot.web import article_from_html, doc_id_for_url, ingest_urls, parse_every, watch
 
 BOILERPLATE = [
     "We use cookies to improve your experience",
@@ -323,7 +316,9 @@ def test_every_redirect_hop_is_checked(
     base, _ = site
     # The test server is on loopback: count loopback as public, so that only the redirect's
     # target (10.255.255.1, never connected to) is a private address.
-    monkeypatch.setattr(web, "_is_public", lambda address: address.is_loopback or address.is_global)
+    monkeypatch.setattr(
+        fetching, "_is_public", lambda address: address.is_loopback or address.is_global
+    )
     assert b"42 suspension cables" in fetch(f"{base}/moved").body
     with pytest.raises(WebError, match=r"10\.255\.255\.1.*BOT_ALLOW_PRIVATE_URLS"):
         fetch(f"{base}/to-private")
