@@ -69,7 +69,7 @@ def article_from_html(html: bytes | str, url: str, fallback_date: str = "") -> D
         )
     assert result is not None
     paragraphs = [line.strip() for line in clean_text(text).split("\n") if line.strip()]
-    canonical = safe_url(result.url or "") or url
+    canonical = _canonical(safe_url(result.url or ""), url)
     title = clean_text(result.title or "") or canonical
     if paragraphs and paragraphs[0] == title:  # trafilatura repeats the headline as line one
         paragraphs = paragraphs[1:] or paragraphs
@@ -83,6 +83,16 @@ def article_from_html(html: bytes | str, url: str, fallback_date: str = "") -> D
         date=result.date or fallback_date,
         url=canonical,
     )
+
+
+def _canonical(declared: str, fetched: str) -> str:
+    """The page's declared canonical URL when it is on the same site as the fetched one; a page
+    naming another site's address must not take over (and overwrite) that site's document."""
+
+    def site(url: str) -> str:
+        return (urlsplit(url).hostname or "").removeprefix("www.")
+
+    return declared if declared and site(declared) == site(fetched) else fetched
 
 
 def parse_feed(body: bytes) -> Any | None:
@@ -122,7 +132,7 @@ def load_url(
         yield article_from_html(page.body, page.url)
         return
     for entry in feed.entries:
-        link = urljoin(page.url, entry.get("link") or "")
+        link = urljoin(page.url, entry.get("link") or "") if entry.get("link") else ""
         try:
             if not is_url(link):
                 raise WebError(

@@ -285,13 +285,15 @@ def test_one_failing_feed_entry_is_reported_and_the_others_ingest(
     base, root = site
     (root / "rss.xml").write_text(
         _rss(base, ["bridge"]).replace(
-            "</channel>", f"<item><link>{base}/gone</link></item></channel>"
+            "</channel>",
+            f"<item><link>{base}/gone</link></item><item><title>No link</title></item></channel>",
         ),
         encoding="utf-8",
     )
     report = ingest_urls(web_index, [f"{base}/rss.xml"])
     assert len(report.added) == 1
-    assert len(report.errors) == 1 and "404" in report.errors[0]
+    assert len(report.errors) == 2 and "404" in report.errors[0]
+    assert "'No link'" in report.errors[1] and "no http(s) link" in report.errors[1]
 
 
 @pytest.mark.parametrize(
@@ -331,7 +333,7 @@ def test_a_redirect_is_followed_to_the_article(site: tuple[str, Path], web_index
 
 
 def test_a_loopback_url_is_refused_unless_private_urls_are_allowed(
-    site: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    site: tuple[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     base, _ = site
     assert main(["ingest", "--quiet", f"{base}/news/bridge"]) == 1
@@ -390,6 +392,13 @@ def test_watch_command_runs_the_given_rounds(
     assert "round 1" in out[0] and "2 added" in out[0]
     assert "round 2" in out[1] and "0 added" in out[1] and "2 unchanged" in out[1]
     assert main(["watch", f"{base}/atom.xml", "--every", "soon"]) == 2
+
+
+def test_a_canonical_url_on_another_site_is_not_taken(site: tuple[str, Path]) -> None:
+    base, _ = site
+    page = _page(base, "bridge").replace(f"{base}/news/bridge", "https://other.example.com/x")
+    doc = article_from_html(page, f"{base}/news/bridge")
+    assert doc.url == f"{base}/news/bridge" and doc.doc_id == doc_id_for_url(doc.url)
 
 
 @pytest.mark.parametrize(
