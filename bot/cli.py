@@ -41,7 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="Add or update articles from files and folders.")
     p.add_argument(
-        "paths", nargs="+", type=Path, help=".txt .md .html .pdf .jsonl files or folders"
+        "paths",
+        nargs="+",
+        type=str,
+        help=".txt .md .html .pdf .jsonl files or folders, article URLs or RSS/Atom feed URLs",
     )
     p.add_argument(
         "--reindex", action="store_true", help="Drop the index first (e.g. after changing model)."
@@ -77,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _extra_commands() -> list[Callable[[Any], None]]:
     """Commands that live beside their feature: serve, doctor, backup and restore, bench,
     train-reader."""
-    from bot import backup, bench, integrity, server, train_reader
+    from bot import backup, bench, integrity, server, train_reader, web
 
     return [
         server.add_command,
@@ -85,6 +88,7 @@ def _extra_commands() -> list[Callable[[Any], None]]:
         backup.add_command,
         bench.add_command,
         train_reader.add_command,
+        web.add_command,
     ]
 
 
@@ -164,12 +168,17 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from bot.index import Index, reset_index
     from bot.ingest import ingest_paths
+    from bot.web import ingest_urls, is_url
 
+    urls = [str(p) for p in args.paths if is_url(str(p))]
+    paths = [Path(p) for p in args.paths if not is_url(str(p))]
     if args.reindex:
         reset_index(settings)
     index = Index(settings)
     try:
-        report = ingest_paths(index, args.paths, progress=not args.quiet)
+        report = ingest_paths(index, paths, progress=not args.quiet) if paths else None
+        report = ingest_urls(index, urls, report, progress=not args.quiet) if urls else report
+        assert report is not None  # argparse requires at least one path or URL
         print(report.summary())
         print(
             f"The index now holds {index.catalog.count_documents()} documents, "

@@ -145,6 +145,11 @@ class Settings(BaseSettings):
         "json",
         description="Server log lines: 'json' (one object a line, with a request id) or 'text'.",
     )
+    allow_private_urls: bool = Field(
+        False,
+        description="Let `bot ingest URL` and `bot watch` fetch private, loopback and link-local "
+        "addresses (a server on your own network); off, such URLs are refused.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -88,3 +88,8 @@ class DataDirInUseError(BotError):
     """The data folder is open in another process, so it cannot be replaced now."""
 
     status_code = 409
+
+
+class WebError(UnsupportedFileError):
+    """A URL that cannot be fetched (refused address, too large, too many redirects, an error
+    status) or that holds no article."""
