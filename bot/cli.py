@@ -1,5 +1,5 @@
 """The `bot` command: ingest | remove | docs | ask | chat | config | eval | serve | doctor |
-backup | restore | bench | train-reader.
+backup | restore | bench | train-reader | watch.
 
 Each command parses its arguments and calls one typed function; the functions are what the
 tests call. A `BotError` is printed as `error: ...` (what happened, what to do) with exit
