@@ -4,11 +4,12 @@ An `Answerer` turns a question and the numbered passages it was given into a str
 that cites passages as `[n]` (n = the passage's 1-based position in the list given) and a
 final `Draft`. It does not check its own citations: `bot.chain` does that for every answerer.
 
-- `ExtractiveAnswerer` (default, no LLM): quotes the sentences that answer, led by the short
-  answer phrase, or refuses when the evidence is below the calibrated threshold.
+- `ExtractiveAnswerer` (default, no LLM): reads the passages with the trained reader
+  (`bot.extract`, `bot.reader`) and quotes the sentences that answer, led by the short answer,
+  or refuses when the confidence is below the calibrated threshold.
 - `LLMAnswerer`: any OpenAI-compatible chat endpoint (Ollama, vLLM, llama.cpp server, OpenAI)
-  through LangChain, as LCEL chains (prompt | model | parser); tokens stream. Passage text is fenced as data: the system prompt says so,
-  and a passage cannot close its fence.
+  through LangChain, as LCEL chains (prompt | model | parser); tokens stream. Passage text is
+  fenced as data: the system prompt says so, and a passage cannot close its fence.
 """
 
 from __future__ import annotations
@@ -64,8 +65,9 @@ class Answerer(ABC):
 
 
 class ExtractiveAnswerer(Answerer):
-    """Quotes the sentences the trained reader picks, each with its [n], led by the short
-    answer; refuses when the reader's evidence is below the threshold. No language model."""
+    """Quotes the sentence the trained reader picks for each part of the question, with its
+    [n], led by the short answer; refuses when the confidence is below the threshold (a part
+    below it is named as not found). No language model."""
 
     mode = "extractive"
 
