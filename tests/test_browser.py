@@ -97,7 +97,7 @@ def _serve_folder(folder: Path, port: int) -> ThreadingHTTPServer:
     return server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
     """`python app.py` on a free port: it ingests the temporary corpus, then serves."""
     if CHROMIUM is None:
@@ -150,8 +150,10 @@ def _run_site(root: Path) -> Iterator[Site]:
             parent.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Module scope: Playwright's sync API keeps an event loop running in the main thread while
+    # it is open, and async tests of later modules (pytest-asyncio) cannot start their own.
     if CHROMIUM is None:
         pytest.skip(NO_CHROMIUM)
     with sync_playwright() as playwright:
