@@ -74,8 +74,8 @@ test: $(DEV_STAMP) chromium
 	$(BIN)/python -m pytest -q
 
 # Generative mode against a real LLM server (tests/test_llm_server.py). The llm-test extra
-# compiles llama.cpp from source (about 11 minutes on 2 cores the first time; pip caches the
-# wheel), so `make test` leaves it out and those tests skip there.
+# compiles llama.cpp from source (6½ minutes on the 2-core development machine the first time;
+# pip caches the wheel), so `make test` leaves it out and those tests skip there.
 $(LLM_STAMP): pyproject.toml $(DEV_STAMP)
 	CMAKE_BUILD_PARALLEL_LEVEL=$${CMAKE_BUILD_PARALLEL_LEVEL:-2} $(BIN)/pip install -q -e '.[dev,llm-test]'
 	touch $@

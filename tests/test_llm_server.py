@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from bot.answer import REFUSAL
-from bot.citations import cited_numbers
+from bot.citations import cited_numbers, strip_markers
 from bot.procs import child_env, free_port, running_server
 
 from .conftest import CORPUS
@@ -101,6 +101,12 @@ def check_citations(answer: dict[str, Any]) -> None:
     assert {c["passage_id"] for c in answer["citations"]} <= retrieved
 
 
+def same_words(streamed: str, checked: str) -> bool:
+    """Whether the streamed text and the checked one differ only in their [n] markers (the
+    stream carries the model's numbers; the check adds missing markers and renumbers)."""
+    return strip_markers(streamed).split() == strip_markers(checked).split()
+
+
 def show(question: str, answer: dict[str, Any]) -> None:
     """The transcript, for `pytest -s` (the model's words vary with llama.cpp's version)."""
     print(f"\nQ: {question}\n   standalone: {answer['standalone_question']}\nA: {answer['text']}")
@@ -117,7 +123,9 @@ def test_the_answer_streams_through_the_sse_endpoint(api: httpx.Client) -> None:
     show(PUTIN_QUESTION, final)
     assert final["mode"] == "generative"
     assert not final["refused"] and final["citations"]
-    assert "".join(data["text"] for name, data in events if name == "delta") == final["text"]
+    # The deltas carry the model's own markers; the final text is checked and renumbered.
+    streamed = "".join(data["text"] for name, data in events if name == "delta")
+    assert same_words(streamed, final["text"])
     assert events[-3][1] == final["citations"]
     check_citations(final)
 
@@ -133,7 +141,7 @@ def test_a_follow_up_is_condensed_by_the_model(api: httpx.Client) -> None:
     assert response.status_code == 200, response.text
     answer = response.json()
     show(FOLLOW_UP, answer)
-    assert answer["question"] == FOLLOW_UP
+    assert answer["question"] == FOLLOW_UP and answer["mode"] == "generative"
     assert answer["standalone_question"].strip()
     assert answer["standalone_question"] != FOLLOW_UP
     check_citations(answer)
@@ -155,9 +163,9 @@ def test_the_official_openai_client_streams_from_v1(bot_url: str) -> None:
     assert len(chunks) > 3
     assert final.choices[0].finish_reason == "stop"
     assert all(chunk.choices[0].finish_reason is None for chunk in chunks[:-1])
-    assert final.model_extra["text"] == text
+    assert same_words(text, final.model_extra["text"])
     assert final.model_extra["refused"] is False
-    numbers = cited_numbers(text)
+    numbers = cited_numbers(final.model_extra["text"])
     assert numbers and numbers == list(range(1, len(numbers) + 1))
     assert [c["n"] for c in final.model_extra["citations"]] == numbers
 
