@@ -227,6 +227,8 @@ def make_chat_model(settings: Settings) -> Any:
         api_key=settings.llm_api_key or "not-needed",
         temperature=settings.llm_temperature,
         timeout=settings.llm_timeout_s,
+        # A cap, so a small model that repeats itself stops instead of filling its context.
+        max_tokens=settings.llm_max_tokens,
         max_retries=1,
     )
 

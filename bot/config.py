@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     )
     llm_temperature: float = Field(0.0, ge=0, description="Sampling temperature for the LLM.")
     llm_timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for the LLM server.")
+    llm_max_tokens: int = Field(
+        512,
+        ge=1,
+        description="Most tokens the LLM may write per reply (answer or condensed question).",
+    )
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(7860, description="Port the web server listens on.", ge=1, le=65535)
     api_key: str = Field(

@@ -166,3 +166,12 @@ def test_generative_mode_needs_a_model_name() -> None:
 
     with pytest.raises(ConfigError, match="BOT_LLM_MODEL"):
         Settings.from_env({"BOT_LLM_BASE_URL": "http://localhost:11434/v1"})
+
+
+def test_the_chat_model_asks_for_at_most_the_configured_tokens() -> None:
+    from bot.answer import make_chat_model
+
+    env = {"BOT_LLM_BASE_URL": "http://localhost:11434/v1", "BOT_LLM_MODEL": "m"}
+    assert make_chat_model(Settings.from_env(env)).max_tokens == 512
+    capped = Settings.from_env({**env, "BOT_LLM_MAX_TOKENS": "64"})
+    assert make_chat_model(capped).max_tokens == 64
