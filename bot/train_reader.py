@@ -113,6 +113,14 @@ def split_articles(
     return train, [a for i, a in enumerate(articles) if i in held]
 
 
+def answer_sentence(spans: list[tuple[int, int]], answer: dict[str, Any]) -> int | None:
+    """Which of a paragraph's sentence spans holds the whole answer; None when it crosses a
+    sentence boundary."""
+    start = int(answer["answer_start"])
+    end = start + len(answer["text"])
+    return next((i for i, (s, e) in enumerate(spans) if s <= start and end <= e), None)
+
+
 def swap_pools(article: dict[str, Any]) -> tuple[list[str], list[str]]:
     """The names and the numbers among an article's answers: what a swapped question takes."""
     answers = [
@@ -170,15 +178,14 @@ def make_examples(
                 if not qa["answers"] or rng.random() >= keep:
                     continue
                 answer = qa["answers"][0]
-                a_start = int(answer["answer_start"])
-                a_end = a_start + len(answer["text"])
-                holder = [(s, e) for s, e in spans if s <= a_start and a_end <= e]
-                if not holder:
+                held = answer_sentence(spans, answer)
+                if held is None:
                     continue  # the answer crosses a sentence boundary
-                s0, e0 = holder[0]
+                s0, e0 = spans[held]
                 sentence = context[s0:e0]
                 question = qa["question"].strip()
-                examples.append(Example(question, sentence, a_start - s0, a_end - s0))
+                a_start = int(answer["answer_start"]) - s0
+                examples.append(Example(question, sentence, a_start, a_start + len(answer["text"])))
                 gold = answer["text"].lower()
                 others = [
                     context[s:e]
@@ -445,12 +452,10 @@ def _held_out_cases(
             context = paragraph["context"]
             spans = sentence_spans(context)
             for qa in paragraph["qas"]:
-                a_start = int(qa["answers"][0]["answer_start"])
-                a_end = a_start + len(qa["answers"][0]["text"])
-                hold = [i for i, (s, e) in enumerate(spans) if s <= a_start and a_end <= e]
-                if hold and len(spans) > 1:
+                held = answer_sentence(spans, qa["answers"][0])
+                if held is not None and len(spans) > 1:
                     sentences = [context[s:e] for s, e in spans]
-                    cases.append((qa["question"], sentences, hold[0], qa["answers"][0]["text"]))
+                    cases.append((qa["question"], sentences, held, qa["answers"][0]["text"]))
         rng.shuffle(cases)
         for case in cases[:per_article]:
             yield (*case, names, numbers)

@@ -36,6 +36,7 @@ from bot.metrics import best_over, contains_answer, token_f1  # noqa: E402
 from bot.reader import DEFAULT_READER_DIR, META_FILE  # noqa: E402
 from bot.text import sentence_spans  # noqa: E402
 from bot.train_reader import (  # noqa: E402
+    answer_sentence,
     auc,
     load_squad,
     split_articles,
@@ -56,14 +57,14 @@ def held_out_cases(articles: list[dict], per_article: int, seed: int) -> list[di
         chosen = []
         for paragraph in article["paragraphs"]:
             context = paragraph["context"]
+            spans = sentence_spans(context)
             for qa in paragraph["qas"]:
-                start = int(qa["answers"][0]["answer_start"])
-                end = start + len(qa["answers"][0]["text"])
-                holder = [
-                    context[a:b] for a, b in sentence_spans(context) if a <= start and end <= b
-                ]
-                if holder:
-                    chosen.append((qa["question"], [a["text"] for a in qa["answers"]], holder[0]))
+                held = answer_sentence(spans, qa["answers"][0])
+                if held is not None:
+                    a, b = spans[held]
+                    chosen.append(
+                        (qa["question"], [x["text"] for x in qa["answers"]], context[a:b])
+                    )
         rng.shuffle(chosen)
         for question, golds, sentence in chosen[:per_article]:
             swapped = swap_question(question, sentence, names, numbers, rng)
