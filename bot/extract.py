@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Protocol
 
@@ -92,7 +92,6 @@ class QuestionInfo:
 
     kind: str  # person | number | date | duration | place | org | other
     terms: list[str]
-    keys: list[str]  # stems of the names and numbers the question is about
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,6 @@ class Reading:
 
     parts: list[PartReading]
     reader: str
-    features: dict[str, float] = field(default_factory=dict)
 
     @property
     def evidence(self) -> float:
@@ -184,17 +182,7 @@ def analyse_question(question: str) -> QuestionInfo:
         kind = "person"
     elif re.search(r"\bwhich (organi[sz]ation|company|group|party|country)\b", q):
         kind = "org"
-    return QuestionInfo(kind, list(dict.fromkeys(content_terms(question))), key_terms(question))
-
-
-def key_terms(question: str) -> list[str]:
-    """Stems of the question's names (capitalised, not first word) and numbers."""
-    keys = []
-    for i, match in enumerate(re.finditer(r"[\w'’-]+", question)):
-        word = match.group()
-        if (i > 0 and word[0].isupper()) or word[0].isdigit():
-            keys.extend(content_terms(word, with_compounds=True))
-    return list(dict.fromkeys(keys))
+    return QuestionInfo(kind, list(dict.fromkeys(content_terms(question))))
 
 
 def question_parts(question: str) -> list[str]:
@@ -248,6 +236,7 @@ def overlap_candidates(
     """Every candidate sentence of the top passages, best word overlap first."""
     weights = {t: idf.get(t, 1.0) for t in info.terms}
     total = sum(weights.values()) or 1.0
+    pattern = _PATTERNS.get(info.kind)
     candidates = []
     for rank, hit in enumerate(hits[:max_passages]):
         text = hit.passage.text
@@ -255,7 +244,6 @@ def overlap_candidates(
             sentence = text[s:e]
             sterms = set(content_terms(sentence, with_compounds=True))
             coverage = sum(w for t, w in weights.items() if t in sterms) / total
-            pattern = _PATTERNS.get(info.kind)
             typed = bool(pattern and pattern.search(sentence))
             score = coverage + 0.3 * typed + 0.2 / (1 + rank) + 0.5 * max(hit.dense_similarity, 0)
             candidates.append(Sentence(rank, s, e, sentence, score))
@@ -328,8 +316,7 @@ def key_share(question: str, text: str) -> float:
 def read(question: str, hits: list[Hit], idf: dict[str, float], reader: SpanReader) -> Reading:
     """Read the passages for `question` (each of its parts, if it asks two things)."""
     parts = [read_part(part, hits, idf, reader) for part in question_parts(question)]
-    features = {"dense": max([h.dense_similarity for h in hits] + [0.0])}
-    return Reading(parts, reader.name, features)
+    return Reading(parts, reader.name)
 
 
 def short_answer(hits: list[Hit], sentence: Sentence) -> str:
