@@ -126,7 +126,12 @@ def best_spans(
 
 
 class Reader:
-    """Scores (question, sentence) pairs with the trained reader. Thread-safe."""
+    """Scores (question, sentence) pairs with the trained reader. Thread-safe.
+
+    Only tokenising holds a lock: a fast tokenizer keeps its truncation and padding settings in
+    shared state, and two threads encoding at once garble each other's batch. The model's
+    forward pass needs none, so concurrent questions score on both cores at once (one lock
+    around it cost a third of the throughput of 4 answering threads on 2 cores)."""
 
     def __init__(self, model: Any, tokenizer: Any, meta: dict[str, Any], name: str) -> None:
         self.model = model
@@ -134,7 +139,7 @@ class Reader:
         self.meta = meta
         self.name = name
         self.max_length = int(meta.get("max_length", 96))
-        self._lock = threading.Lock()
+        self._tokenizing = threading.Lock()
 
     @classmethod
     def load(cls, folder: Path, base_path: Path, quantize: bool = True) -> Reader:
@@ -186,12 +191,13 @@ class Reader:
             return []
         import torch
 
-        batch = encode_pairs(self.tokenizer, question, sentences, self.max_length)
+        with self._tokenizing:
+            batch = encode_pairs(self.tokenizer, question, sentences, self.max_length)
         offsets = batch.pop("offset_mapping").numpy()
         context = np.array(
             [[sid == 1 for sid in batch.sequence_ids(i)] for i in range(len(sentences))]
         )
-        with self._lock, torch.inference_mode():
+        with torch.inference_mode():
             out = self.model(**batch)
         spans = best_spans(
             out.start_logits.float().numpy(), out.end_logits.float().numpy(), context

@@ -54,3 +54,25 @@ def test_missing_weights_say_how_to_rebuild(tmp_path) -> None:  # type: ignore[n
     with pytest.raises(ConfigError, match="train-reader"):
         load_reader(str(tmp_path), 1)
     assert ARTICLE.is_file()
+
+
+def test_concurrent_scoring_gives_what_one_thread_gives(reader: Reader) -> None:
+    """The server scores questions in several threads at once: each must get its own result
+    (a shared tokenizer encoding two batches at once garbles them)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = [
+        "Who brokered the 2020 ceasefire?",
+        "How many peacekeepers has Moscow deployed?",
+        "When did Azerbaijan say it was ready for talks?",
+    ]
+    # Batches of different lengths and sizes, so garbled padding would show.
+    jobs = [(q, SENTENCES[: 1 + i % 3] * (1 + i % 5)) for i, q in enumerate(questions * 12)]
+    alone = [reader.score(q, s) for q, s in jobs]
+    with ThreadPoolExecutor(6) as pool:
+        together = list(pool.map(lambda job: reader.score(*job), jobs))
+    assert [[(x.start, x.end) for x in r] for r in together] == [
+        [(x.start, x.end) for x in r] for r in alone
+    ]
+    for got, want in zip(together, alone, strict=True):
+        assert np.allclose([x.evidence for x in got], [x.evidence for x in want], atol=1e-4)
