@@ -607,6 +607,7 @@ def run_benchmark(options: BenchOptions, settings: Settings) -> dict[str, Any]:
             result["ingest_passages_per_s"] / result["raw_encode_passages_per_s"], 3
         )
 
+    result |= index_disk_sizes(settings)
     if options.cold_start:
         _log("cold start: spawning `bot ask`")
         result |= measure_cold_start(settings, questions[0].question, options.cold_start_runs)
@@ -627,6 +628,22 @@ def run_benchmark(options: BenchOptions, settings: Settings) -> dict[str, Any]:
     result["query_vs_baseline"] = round(result["query_p50_ms"] / result["baseline_query_p50_ms"], 2)
     result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     return result
+
+
+def index_disk_sizes(settings: Settings) -> dict[str, float]:
+    """The index's size on disk, in MB: the catalog (SQLite with its keyword index, write-ahead
+    log included) and the embedded Chroma folder."""
+
+    def megabytes(paths: list[Path]) -> float:
+        return round(sum(p.stat().st_size for p in paths if p.is_file()) / 2**20, 1)
+
+    catalog = megabytes(list(settings.data_dir.glob(f"{settings.collection}.sqlite*")))
+    chroma = megabytes(list((settings.data_dir / "chroma").rglob("*")))
+    return {
+        "index_disk_mb": round(catalog + chroma, 1),
+        "catalog_disk_mb": catalog,
+        "chroma_disk_mb": chroma,
+    }
 
 
 def _index_size(settings: Settings) -> int:
@@ -656,7 +673,8 @@ def render(result: dict[str, Any]) -> str:
         f"{result.get('load_average_at_end')}",
         f"ingest: {get('ingest_passages_per_s')} passages/s vs raw encode "
         f"{get('raw_encode_passages_per_s')} ({get('ingest_vs_raw')} of raw); "
-        f"peak RSS {get('peak_rss_mb', ' MB')}",
+        f"peak RSS {get('peak_rss_mb', ' MB')}; index on disk {get('index_disk_mb', ' MB')} "
+        f"(catalog {get('catalog_disk_mb', ' MB')}, Chroma {get('chroma_disk_mb', ' MB')})",
         f"answer(): p50 {get('query_p50_ms', ' ms')}, p95 {get('query_p95_ms', ' ms')} "
         f"(retrieval p50 {get('retrieval_p50_ms', ' ms')}); recall@5 {get('recall_at_5')}",
         f"plain LangChain: p50 {get('baseline_query_p50_ms', ' ms')}, p95 "

@@ -117,3 +117,6 @@ def test_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path: Path) -> None:
     assert 0.5 <= result["recall_at_5"] <= 1 and 0.3 <= result["baseline_recall_at_5"] <= 1
     assert result["baseline_vector_max_abs_diff"] < 1e-4  # same model, same vectors
     assert result["torch_threads"] == 1
+    # 200 passages: a catalog and a Chroma folder, each something but not absurd.
+    assert 0 < result["catalog_disk_mb"] < 50 and 0 < result["chroma_disk_mb"] < 200
+    assert result["index_disk_mb"] == round(result["catalog_disk_mb"] + result["chroma_disk_mb"], 1)
