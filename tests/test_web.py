@@ -24,7 +24,7 @@ from bot.chain import ChatBot
 from bot.cli import main
 from bot.config import Settings
 from bot.embeddings import Embedder
-from bot.errors import WebError
+from bot.errors import BotError, WebError
 from bot.feeds import FEEDS_FILE
 from bot.fetch import MAX_BYTES, fetch
 from bot.index import Index
@@ -578,3 +578,19 @@ def test_the_server_polls_watched_feeds_in_a_thread_it_stops_on_shutdown(
     assert not service.feeds.running
     [feed] = service.feeds.feeds()
     assert feed.last_error == "" and "unchanged" in feed.last_result
+
+
+def test_an_unreadable_watch_list_stops_the_service_with_what_to_do(
+    site: tuple[str, Path], web_index: Index
+) -> None:
+    base, _ = site
+    path = web_index.settings.data_dir / FEEDS_FILE
+    service = _service(web_index)
+    service.feeds.add(f"{base}/missing.xml", 3600)  # its poll fails, and that is kept too
+    [feed] = _service(web_index).feeds.feeds()
+    assert feed.last_result == "not polled" and "404" in feed.last_error
+    assert [p.name for p in path.parent.glob(f".{FEEDS_FILE}*")] == []  # no temporary file left
+    path.write_text('{"feeds": [{"url": ', encoding="utf-8")  # cut short by hand
+    with pytest.raises(BotError, match=r"cannot read the watched feeds.*Fix or delete"):
+        _service(web_index)
+    assert path.read_text(encoding="utf-8") == '{"feeds": [{"url": '  # left for the admin
