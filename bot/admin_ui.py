@@ -1,5 +1,5 @@
-"""The documents page at `/admin/`: add, replace and remove documents, and download the
-feedback as evaluation cases. Admins only.
+"""The documents page at `/admin/`: add, replace and remove documents, add articles and feeds
+from the web, watch feeds, and download the feedback as evaluation cases. Admins only.
 
 `build_admin_ui(service, is_admin)` returns the `gr.Blocks` that `bot.server` mounts at
 `/admin` behind `bot.auth.UIGuard` (and Gradio's own `auth_dependency`). It is a Gradio app of
@@ -10,7 +10,8 @@ or not. Each callback here checks `is_admin(request)` again before it acts.
 The feedback download is a plain route, `feedback_router` (`/admin/feedback-cases.jsonl`),
 behind the same admin check, so the file never passes through Gradio's file cache, which
 every mounted app's `/gradio_api/file=` route can read. Left to other modules: the chat
-(`bot.ui`), login and sessions (`bot.auth`), storage (`bot.service`).
+(`bot.ui`), login and sessions (`bot.auth`), storage and fetching (`bot.service`), the
+watched feeds' list and polling thread (`bot.feeds`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from bot.errors import BotError
+from bot.feeds import every_text
 from bot.loaders import SUPPORTED_SUFFIXES
 from bot.service import Service
 from bot.sessions import ADMIN
@@ -33,6 +35,7 @@ from bot.ui import health_line, shown_errors, warn
 ADMIN_PATH = "/admin"
 FEEDBACK_FILE = "feedback-cases.jsonl"
 DOCUMENT_HEADERS = ["id", "title", "date", "passages", "source"]
+FEED_HEADERS = ["feed", "every", "last poll", "result", "error"]
 NOT_ADMIN = "Sign in as an admin first: this page changes documents."
 
 IsAdmin = Callable[[Any], bool]
@@ -64,6 +67,28 @@ def add_files(
             continue
         done.append(f"{name}: {report.summary()}")
     return done, errors
+
+
+def feed_rows(service: Service) -> list[list[str]]:
+    return [
+        [f.url, every_text(f.every_s), f.last_poll_text, f.last_result, f.last_error]
+        for f in service.feeds.feeds()
+    ]
+
+
+def add_url(service: Service, url: Any) -> str:
+    """Ingest an article or a feed's articles now: the report, entries that failed included."""
+    report = service.ingest_url(url if isinstance(url, str) else "")
+    return report.summary().replace("skipped:", "not added:")
+
+
+def watch_url(service: Service, url: Any, every: Any) -> str:
+    """Watch a feed (polled once now): what its first poll did."""
+    feed = service.watch_feed(
+        url if isinstance(url, str) else "", every if isinstance(every, str) else ""
+    )
+    done = f"Watching {feed.url} every {every_text(feed.every_s)}. First poll: {feed.last_result}"
+    return done + (f"\nNot added: {feed.last_error}" if feed.last_error else ".")
 
 
 def feedback_cases_jsonl(service: Service) -> str:
@@ -110,13 +135,20 @@ def build_admin_ui(service: Service, is_admin: IsAdmin) -> gr.Blocks:
         )
         status = gr.Markdown(elem_id="status")
         table, doc_ids = _documents_area(service, status, check)
+        feeds, feed_urls = _web_area(service, [table, doc_ids, status], check)
 
         @shown_errors
         def show(request: gr.Request) -> tuple[Any, ...]:
             check(request)
             return _documents_view(service)
 
+        @shown_errors
+        def show_feeds(request: gr.Request) -> tuple[Any, ...]:
+            check(request)
+            return _feeds_view(service)
+
         demo.load(show, outputs=[table, doc_ids, status], api_visibility="private")
+        demo.load(show_feeds, outputs=[feeds, feed_urls], api_visibility="private")
     return demo
 
 
@@ -194,6 +226,98 @@ def _documents_area(
     )
     refresh.click(refresh_view, outputs=view, api_visibility="private")
     return table, doc_id
+
+
+def _web_area(
+    service: Service, documents: list[Any], check: Callable[[gr.Request | None], None]
+) -> tuple[gr.Dataframe, gr.Dropdown]:
+    """Articles and feeds from the web: add one now, or watch a feed (`bot watch` on the
+    server, its list kept in the data folder)."""
+    gr.Markdown(
+        "### From the web\nAn article page is added once; a feed adds every entry's article. "
+        "A watched feed is polled again every interval, also after a restart."
+    )
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=280):
+            url = gr.Textbox(
+                label="Article or RSS/Atom feed address",
+                placeholder="https://news.example.org/rss.xml",
+                max_lines=1,
+                elem_id="web-url",
+            )
+            with gr.Row():
+                add = gr.Button("Add now", variant="primary", elem_id="add-url")
+                every = gr.Textbox(
+                    label="Poll every", value="15m", max_lines=1, min_width=80, elem_id="every"
+                )
+                watch = gr.Button("Watch this feed", elem_id="watch-feed")
+            result = gr.Textbox(
+                label="Last result", interactive=False, lines=3, elem_id="web-result"
+            )
+            with gr.Row():
+                feed_url = gr.Dropdown(
+                    label="Feed to stop watching", choices=[], scale=3, elem_id="unwatch-url"
+                )
+                unwatch = gr.Button("Stop watching", variant="stop", scale=1, elem_id="unwatch")
+            refresh = gr.Button("Refresh feeds", size="sm")
+        with gr.Column(scale=2, min_width=320):
+            table = gr.Dataframe(
+                headers=FEED_HEADERS,
+                datatype=["str"] * len(FEED_HEADERS),
+                column_widths=["30%", "8%", "16%", "22%", "24%"],
+                wrap=True,
+                interactive=False,
+                label="Watched feeds",
+                elem_id="watched-feeds",
+            )
+    feeds = [table, feed_url]
+
+    @shown_errors
+    def add_now(address: str | None, request: gr.Request) -> tuple[Any, ...]:
+        check(request)
+        return add_url(service, address), *_documents_view(service)
+
+    @shown_errors
+    def watch_feed(address: str | None, interval: str | None, request: gr.Request) -> tuple:
+        check(request)
+        done = watch_url(service, address, interval)
+        return done, *_documents_view(service), *_feeds_view(service)
+
+    @shown_errors
+    def unwatch_feed(chosen: str | None, request: gr.Request) -> tuple[Any, ...]:
+        check(request)
+        if not chosen:
+            raise BotError("Choose the feed to stop watching first.")
+        feed = service.feeds.remove(chosen)
+        done = f"Stopped watching {feed.url}; its articles stay in the index."
+        return done, *_feeds_view(service)
+
+    @shown_errors
+    def refresh_feeds(request: gr.Request) -> tuple[Any, ...]:
+        check(request)
+        return _feeds_view(service)
+
+    add.click(add_now, inputs=[url], outputs=[result, *documents], api_visibility="private")
+    watch.click(
+        watch_feed,
+        inputs=[url, every],
+        outputs=[result, *documents, *feeds],
+        api_visibility="private",
+    )
+    unwatch.click(
+        unwatch_feed, inputs=[feed_url], outputs=[result, *feeds], api_visibility="private"
+    )
+    refresh.click(refresh_feeds, outputs=feeds, api_visibility="private")
+    return table, feed_url
+
+
+def _feeds_view(service: Service) -> tuple[Any, Any]:
+    """The watched feeds' table and the choices to stop watching, as they are now."""
+    rows = feed_rows(service)
+    return (
+        {"headers": FEED_HEADERS, "data": rows},
+        gr.Dropdown(choices=[row[0] for row in rows], value=None),
+    )
 
 
 def _documents_view(service: Service) -> tuple[Any, Any, str]:

@@ -6,7 +6,9 @@ final `Draft`. It does not check its own citations: `bot.chain` does that for ev
 
 - `ExtractiveAnswerer` (default, no LLM): reads the passages with the trained reader
   (`bot.extract`, `bot.reader`) and quotes the sentences that answer, led by the short answer,
-  or refuses when the confidence is below the calibrated threshold.
+  or refuses when the confidence is below the calibrated threshold. A quote that holds a
+  relative time ("last week", "on Tuesday") from a dated article is followed, after its
+  `[n]`, by the article's date: "(as of 12 March 2024)".
 - `LLMAnswerer`: any OpenAI-compatible chat endpoint (Ollama, vLLM, llama.cpp server, OpenAI)
   through LangChain, as LCEL chains (prompt | model | parser); tokens stream. Passage text is
   fenced as data: the system prompt says so, and a passage cannot close its fence.
@@ -22,8 +24,9 @@ from typing import Any
 
 from bot.config import Settings
 from bot.conversation import CONDENSE_TURNS, condense
+from bot.dates import as_of, relative_time
 from bot.errors import ConfigError, LLMError
-from bot.extract import Reading, SpanReader, read, short_answer
+from bot.extract import Reading, Sentence, SpanReader, read, short_answer
 from bot.text import fence_passage
 from bot.types import Hit, Turn
 
@@ -104,7 +107,7 @@ class ExtractiveAnswerer(Answerer):
                 pieces.append(f"{short} [{n}]" if short else f"[{n}]")
             else:
                 lead = f"{short} \u2014 " if short else ""
-                pieces.append(f"{lead}\u201c{best.text}\u201d [{n}]")
+                pieces.append(f"{lead}\u201c{best.text}\u201d [{n}]{_dated(hits, best)}")
                 quoted.add((best.hit_index, best.start))
             quotes.setdefault(n, (best.start, best.end))
             if short:
@@ -116,6 +119,16 @@ class ExtractiveAnswerer(Answerer):
             reader=self.reader,
             confidence=reading.evidence,
         )
+
+
+def _dated(hits: list[Hit], sentence: Sentence) -> str:
+    """ " (as of <date>)" when the quoted sentence says "last week" or "on Tuesday" and its
+    article has a date, so the reader knows which week; else "". After the marker, outside
+    the quote, so the citation checks see the marker where they always do."""
+    if not relative_time(sentence.text):
+        return ""
+    note = as_of(hits[sentence.hit_index].passage.date)
+    return f" {note}" if note else ""
 
 
 SYSTEM_PROMPT = """You answer questions about news articles using only the numbered passages \

@@ -29,6 +29,7 @@ from bot.citations import (
 )
 from bot.config import Settings
 from bot.conversation import MAX_HISTORY_TURNS
+from bot.dates import asks_for_recent
 from bot.errors import EmptyIndexError, InvalidQuestionError
 from bot.index import Index
 from bot.query import prepare
@@ -82,7 +83,8 @@ class ChatBot:
         query = prepare(standalone, self.index.catalog)
         standalone = query.question
         t1 = time.perf_counter()
-        retrieval = self.retriever.search(query.search, self.settings.top_k)
+        recent = asks_for_recent(standalone)  # "latest": equally relevant hits newest first
+        retrieval = self.retriever.search(query.search, self.settings.top_k, recent)
         hits = retrieval.hits
         t2 = time.perf_counter()
         valid = range(1, len(hits) + 1)

@@ -152,8 +152,9 @@ class Settings(BaseSettings):
     )
     allow_private_urls: bool = Field(
         False,
-        description="Let `bot ingest URL` and `bot watch` fetch private, loopback and link-local "
-        "addresses (a server on your own network); off, such URLs are refused.",
+        description="Let `bot ingest URL`, `bot watch` and the documents page fetch private, "
+        "loopback and link-local addresses (a server on your own network); off, such URLs are "
+        "refused.",
     )
 
     @classmethod

@@ -6,7 +6,8 @@ This module owns assembly and process start-up: putting the API's routers, error
 body limit and CORS policy together with the login routes and the Gradio apps, each behind
 the role it needs (`bot.auth`), the API docs (`/docs`, `/redoc`) with their scripts served
 from the `fastapi-offline` package instead of a CDN, `/metrics` (`bot.monitoring`) and the
-request log (`bot.logs`). At start-up it sets up the JSON logs, opens the index (which
+request log (`bot.logs`), and the feed watcher's thread (`bot.feeds`), started with the app
+and stopped before the index closes. At start-up it sets up the JSON logs, opens the index (which
 refuses a catalog and vector store that disagree; `--repair` repairs them first, see
 `bot.integrity`), ingests `BOT_CORPUS_DIR` (unchanged articles are skipped), loads models
 before the first request and runs uvicorn. On a clean stop (SIGTERM, Ctrl-C) it closes the
@@ -138,8 +139,8 @@ def _install_cors(app: FastAPI, settings: Settings) -> None:
 
 
 def _lifespan(settings: Settings, service: Service, close_index: bool) -> Any:
-    """A lifespan that sizes the worker-thread pool to the answering queue and, if asked,
-    closes the index when the server stops.
+    """A lifespan that sizes the worker-thread pool to the answering queue, runs the feed
+    watcher while the app runs and, if asked, closes the index when the server stops.
 
     Every answer waiting for a slot holds a worker thread. With anyio's default of 40, request
     41 would wait for a thread outside the service's queue (never getting its 503) and the
@@ -155,7 +156,11 @@ def _lifespan(settings: Settings, service: Service, close_index: bool) -> Any:
         limiter = anyio.to_thread.current_default_thread_limiter()
         needed = settings.max_concurrency + settings.max_queue + QUICK_REQUEST_THREADS
         limiter.total_tokens = max(limiter.total_tokens, needed)
-        yield
+        service.feeds.start()  # polls the watched feeds; one thread per process
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(service.feeds.stop)
         if close_index:
             # In a worker thread: it waits for a write still running to finish its group.
             await anyio.to_thread.run_sync(service.index.close)

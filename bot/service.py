@@ -5,6 +5,9 @@ once) and adds what a multi-user server needs: a bounded number of answers compu
 with a bounded wait queue (`BusyError` beyond it), document upload and removal, and the
 feedback log. Conversations are not stored here: each request carries its own history, so
 users never share state. API routes and UI callbacks are thin wrappers over these methods.
+Articles and feeds from the web are ingested here too (`ingest_url`), and the feeds the
+documents page watches are kept by `feeds`, a `bot.feeds.FeedWatcher` whose thread the server
+starts and stops.
 It also keeps what operators watch: answers counted by outcome (answered, refused, failed),
 one log line per answer, the index sizes and whether the catalog and vectors agree
 (`health()`, `stats()`; `bot.monitoring` turns them into Prometheus metrics).
@@ -30,15 +33,29 @@ from typing import Any
 from bot.catalog import DocumentInfo
 from bot.chain import ChatBot, Delta
 from bot.config import Settings
-from bot.errors import BusyError, InvalidQuestionError, UnsupportedFileError, UploadTooLargeError
+from bot.errors import (
+    BotError,
+    BusyError,
+    InvalidQuestionError,
+    UnsupportedFileError,
+    UploadTooLargeError,
+    WebError,
+)
+from bot.feeds import FEEDS_FILE, FeedWatcher, WatchedFeed, every_text
+from bot.fetch import is_url
 from bot.ingest import IngestReport, ingest_documents
 from bot.loaders import SUPPORTED_HINT, SUPPORTED_SUFFIXES, load_file
 from bot.sanitize import has_lone_surrogate, safe_url
 from bot.types import Answer, Turn
+from bot.web import check_feed, ingest_urls, parse_every
 
 History = list[Turn | Mapping[str, Any]] | None
 
 log = logging.getLogger("bot.service")
+
+#: The shortest interval at which the documents page lets a feed be polled, in seconds: a
+#: typo ("15s" for "15m") should not hammer someone's site.
+MIN_FEED_EVERY_S = 60.0
 
 
 class Service:
@@ -56,6 +73,7 @@ class Service:
         self.feedback_path = settings.data_dir / "feedback.jsonl"
         self._outcomes: Counter[str] = Counter()
         self._outcomes_lock = threading.Lock()
+        self.feeds = FeedWatcher(settings.data_dir / FEEDS_FILE, self.ingest_url)
 
     # --- answering --------------------------------------------------------------------------
     @contextmanager
@@ -168,6 +186,39 @@ class Service:
             },
         )
         return report
+
+    def ingest_url(self, url: str) -> IngestReport:
+        """Ingest an article page, or every entry of an RSS/Atom feed, from the web (as
+        `bot ingest URL` does). Raises a `WebError` saying why when nothing could be stored;
+        entries that fail while others go in are in the report's errors."""
+        url = _web_address(url)
+        report = ingest_urls(self.index, [url], write_lock=self._write_lock)
+        log.info(
+            "ingest url",
+            extra={
+                "url": url,
+                "added": len(report.added),
+                "updated": len(report.updated),
+                "unchanged": len(report.unchanged),
+                "passages": report.passages,
+                "errors": len(report.errors),
+            },
+        )
+        if report.errors and not (report.added or report.updated or report.unchanged):
+            raise WebError("\n".join(report.errors))
+        return report
+
+    def watch_feed(self, url: str, every: str) -> WatchedFeed:
+        """Watch an RSS/Atom feed every `every` ("15m"), polling it once now."""
+        every_s = parse_every(every)
+        if every_s < MIN_FEED_EVERY_S:
+            raise BotError(
+                f"Every {every_text(every_s)} is too often: poll a feed at most once every "
+                f"{every_text(MIN_FEED_EVERY_S)} (15m is usual)."
+            )
+        url = _web_address(url)
+        check_feed(url, self.settings)
+        return self.feeds.add(url, every_s)
 
     def remove(self, doc_id: str) -> DocumentInfo:
         with self._write_lock:
@@ -282,6 +333,19 @@ class Service:
             if self.settings.chroma_host
             else "embedded chroma",
         }
+
+
+def _web_address(url: str) -> str:
+    """The address stripped, or a `WebError` saying what to give instead."""
+    url = (url or "").strip()
+    _refuse_surrogates("address", url)
+    if not url:
+        raise WebError("Give the address of an article page or of an RSS/Atom feed first.")
+    if not is_url(url):
+        raise WebError(
+            f"{url[:200]}: not a web address. Give one that starts with https:// (or http://)."
+        )
+    return url
 
 
 def _texts(history: History) -> Any:

@@ -8,7 +8,10 @@
   the others still load. A page with no article text, or a body that is not a web page, is a
   `WebError` saying so.
 - `ingest_urls` stores what `load_url` yields through `bot.ingest`, so an unchanged page costs
-  no embedding (content hash); `watch` re-polls feeds for `bot watch`.
+  no embedding (content hash). It is the one way a URL is ingested: by `bot ingest URL`, by
+  `watch` (`bot watch`), and by the server's documents page and feed watcher (`bot.service`,
+  `bot.feeds`), which pass their write lock so that pages are fetched before it is taken.
+- `check_feed` tells whether an address is a feed, before the documents page watches it.
 
 Fetching is `bot.fetch`'s job; splitting into passages and storing are `bot.ingest`'s.
 """
@@ -20,6 +23,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -147,10 +151,29 @@ def load_url(
             on_error(str(exc))
 
 
+def check_feed(url: str, settings: Settings) -> None:
+    """Raise a `WebError` unless `url` is an RSS or Atom feed with entries."""
+    page = fetch(url, settings.allow_private_urls)
+    if parse_feed(page.body) is None:
+        raise WebError(
+            f"{url}: not an RSS or Atom feed with entries, so there is nothing to watch. Give "
+            "the site's feed address, or add this page once as an article."
+        )
+
+
 def ingest_urls(
-    index: Index, urls: Iterable[str], report: IngestReport | None = None, progress: bool = False
+    index: Index,
+    urls: Iterable[str],
+    report: IngestReport | None = None,
+    progress: bool = False,
+    write_lock: AbstractContextManager[Any] | None = None,
 ) -> IngestReport:
-    """Ingest article pages and feeds; a URL or entry that fails is reported and skipped."""
+    """Ingest article pages and feeds; a URL or entry that fails is reported and skipped.
+
+    Without `write_lock` pages are stored as they arrive (memory stays flat for the CLI). With
+    it, every page is fetched first and the lock held only while storing, so a server's
+    uploads and removals wait for the storing, never for a slow site.
+    """
     from bot.ingest import IngestReport, ingest_documents
 
     report = report or IngestReport()
@@ -162,14 +185,18 @@ def ingest_urls(
             except BotError as exc:
                 report.errors.append(str(exc))
 
-    return ingest_documents(index, documents(), report, progress=progress)
+    if write_lock is None:
+        return ingest_documents(index, documents(), report, progress=progress)
+    fetched = list(documents())
+    with write_lock:
+        return ingest_documents(index, fetched, report, progress=progress)
 
 
 def parse_every(text: str) -> float:
     """Seconds in an interval such as '90s', '15m', '2h' or a bare number of seconds."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text.lower())
     if not match or float(match.group(1)) <= 0:
-        raise BotError(f"--every {text!r}: give an interval such as 90s, 15m or 2h.")
+        raise BotError(f"{text!r} is not an interval: give one such as 90s, 15m or 2h.")
     return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
 
 

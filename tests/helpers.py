@@ -50,6 +50,8 @@ class FakeService:
         self.uploads: list[tuple[str, bytes]] = []
         self.removed: list[str] = []
         self.bot = SimpleNamespace(validate_question=lambda q: q.strip())
+        # The server starts and stops the feed watcher with the app; this one watches nothing.
+        self.feeds = SimpleNamespace(start=lambda: None, stop=lambda: None, feeds=lambda: [])
 
     def stream(self, question: str, history: Any = None) -> Iterator[Delta | Answer]:
         self.asked.append((question, list(history or [])))

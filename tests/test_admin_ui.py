@@ -59,14 +59,20 @@ def test_every_callback_checks_for_an_admin_itself(tmp_path: Path) -> None:
         return False
 
     fns = handlers(build_admin_ui(service, nobody))  # type: ignore[arg-type]
-    assert set(fns) == {"upload", "remove_document", "refresh_view", "show"}
     request = SimpleNamespace(cookies={})
     calls = {
         "upload": ([str(upload)], request, lambda *a, **k: None),
         "remove_document": ("victim", request),
         "refresh_view": (request,),
         "show": (request,),
+        # The web controls (tests/test_web.py runs them against a real site and index).
+        "add_now": ("https://news.example.org/rss.xml", request),
+        "watch_feed": ("https://news.example.org/rss.xml", "15m", request),
+        "unwatch_feed": ("https://news.example.org/rss.xml", request),
+        "refresh_feeds": (request,),
+        "show_feeds": (request,),
     }
+    assert set(fns) == set(calls)
     for name, args in calls.items():
         with pytest.raises(gr.Error, match="Sign in as an admin"):
             fns[name](*args)

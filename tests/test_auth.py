@@ -40,7 +40,18 @@ SECRET = "SECRET-FEEDBACK-7f3a"
 VICTIM = b"# Harbour tunnel\n\nThe Valdoria harbour tunnel opened on Friday after ten years.\n"
 EVIL = b"# Harbour tunnel\n\nThe tunnel was closed for ever, the attacker says.\n"
 #: The handlers of the documents page: tried by name on every app, in case one leaks there.
-ADMIN_HANDLERS = ("upload", "remove_document", "refresh_view", "show", "export_feedback")
+ADMIN_HANDLERS = (
+    "upload",
+    "remove_document",
+    "refresh_view",
+    "show",
+    "export_feedback",
+    "add_now",
+    "watch_feed",
+    "unwatch_feed",
+    "refresh_feeds",
+    "show_feeds",
+)
 APPS = ("", "/embed", "/admin")
 EVENT_SECONDS = 20
 

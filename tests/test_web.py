@@ -1,26 +1,35 @@
 """News from the web against a real local HTTP server: article pages with boilerplate, RSS and
 Atom feeds, a non-article page, a huge page, a redirect loop and a redirect to a private
-address; the private-address rule with and without BOT_ALLOW_PRIVATE_URLS; `bot watch`."""
+address; the private-address rule with and without BOT_ALLOW_PRIVATE_URLS; `bot watch`; the
+documents page's web controls over a real `Service` (add now, watch a feed, the watch list
+kept across a restart) and the server's feed-watching thread."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
 import pytest
+from fastapi.testclient import TestClient
 
 from bot import fetch as fetching
+from bot.admin_ui import build_admin_ui
 from bot.chain import ChatBot
 from bot.cli import main
 from bot.config import Settings
 from bot.embeddings import Embedder
-from bot.errors import WebError
+from bot.errors import BotError, WebError
+from bot.feeds import FEEDS_FILE
 from bot.fetch import MAX_BYTES, fetch
 from bot.index import Index
+from bot.server import create_app
+from bot.service import Service
 from bot.web import article_from_html, doc_id_for_url, ingest_urls, parse_every, watch
 
 BOILERPLATE = [
@@ -158,6 +167,8 @@ class _Handler(SimpleHTTPRequestHandler):
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client stopped reading at the limit, as it should
             return
+        if self.path == "/slow":  # answers after the client's (shortened) timeout
+            time.sleep(1.5)
         super().do_GET()
 
     def guess_type(self, path: str | Path) -> str:
@@ -408,3 +419,178 @@ def test_document_ids_from_urls_are_printable_bounded_and_stable(url: str) -> No
     doc_id = doc_id_for_url(url)
     assert doc_id == doc_id_for_url(url) and doc_id.isprintable() and len(doc_id) <= 100
     assert doc_id != doc_id_for_url(url + "b")
+
+
+# --- the documents page's web controls and the feed watcher ------------------------------------
+def _service(index: Index) -> Service:
+    from .helpers import CannedBot
+
+    return Service(index.settings, CannedBot(index))  # type: ignore[arg-type]
+
+
+def _page_handlers(service: Service, admin: bool = True) -> dict[str, Any]:
+    demo = build_admin_ui(service, lambda request: admin)
+    return {fn.name: fn.fn for fn in demo.fns.values()}
+
+
+ADMIN_REQUEST = object()
+
+
+def test_an_admin_watches_a_feed_and_the_list_survives_a_restart(
+    site: tuple[str, Path], web_index: Index
+) -> None:
+    base, _ = site
+    service = _service(web_index)
+    fns = _page_handlers(service)
+    result, documents, _choices, _status, feeds, feed_choices = fns["watch_feed"](
+        f"{base}/rss.xml", "30m", ADMIN_REQUEST
+    )
+    assert result.startswith(f"Watching {base}/rss.xml every 30m. First poll: 2 added")
+    assert {row[0] for row in documents["data"]} == {
+        doc_id_for_url(f"{base}/news/bridge"),
+        doc_id_for_url(f"{base}/news/library"),
+    }
+    [[url, every, polled, outcome, error]] = feeds["data"]
+    assert (url, every, outcome, error) == (
+        f"{base}/rss.xml",
+        "30m",
+        "2 added, 0 updated, 0 unchanged",
+        "",
+    )
+    assert polled.endswith("UTC") and feed_choices.choices == [(url, url)]
+    # Re-opened (a restarted server): the list, with its last poll, comes back from the file.
+    again = _service(web_index)
+    [feed] = again.feeds.feeds()
+    assert (feed.url, feed.every_s, feed.last_result) == (url, 1800, outcome)
+    assert not feed.due(time.time())  # polled a moment ago: not before its interval is up
+    assert fns["show_feeds"](ADMIN_REQUEST)[0]["data"] == feeds["data"]
+    result, feeds, _ = _page_handlers(again)["unwatch_feed"](url, ADMIN_REQUEST)
+    assert "Stopped watching" in result and feeds["data"] == []
+    assert _service(web_index).feeds.feeds() == []
+    assert len(web_index.documents()) == 2  # its articles stay
+
+
+def test_an_admin_adds_an_article_or_a_feed_now(site: tuple[str, Path], web_index: Index) -> None:
+    base, root = site
+    fns = _page_handlers(_service(web_index))
+    result, documents, *_ = fns["add_now"](f"  {base}/news/harvest ", ADMIN_REQUEST)
+    assert result.startswith("1 added") and len(documents["data"]) == 1
+    (root / "rss.xml").write_text(
+        _rss(base, ["bridge"]).replace(
+            "</channel>", f"<item><link>{base}/gone</link></item></channel>"
+        )
+    )
+    result, documents, *_ = fns["add_now"](f"{base}/rss.xml", ADMIN_REQUEST)
+    assert result.startswith("1 added") and "1 not added" in result and "404" in result
+    assert len(documents["data"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("handler", "args", "message"),
+    [
+        ("add_now", ["ftp://example.org/a"], "not a web address"),
+        ("add_now", [""], "Give the address"),
+        ("add_now", ["{base}/index.html"], "no article text found"),
+        ("add_now", ["{base}/report.pdf"], "not a web page"),
+        ("add_now", ["{base}/slow"], "ReadTimeout"),
+        ("watch_feed", ["{base}/news/bridge", "15m"], "not an RSS or Atom feed"),
+        ("watch_feed", ["{base}/rss.xml", "15s"], "too often"),
+        ("watch_feed", ["{base}/rss.xml", "soon"], "not an interval"),
+        ("watch_feed", ["{base}/missing.xml", "15m"], "404"),
+        ("unwatch_feed", ["{base}/rss.xml"], "is not watched"),
+        ("unwatch_feed", [None], "Choose the feed"),
+    ],
+)
+def test_bad_web_input_on_the_documents_page_says_what_to_do(
+    site: tuple[str, Path],
+    web_index: Index,
+    monkeypatch: pytest.MonkeyPatch,
+    handler: str,
+    args: list[Any],
+    message: str,
+) -> None:
+    base, _ = site
+    monkeypatch.setattr(fetching, "TIMEOUT_S", 0.3)
+    service = _service(web_index)
+    with pytest.raises(gr.Error, match=message) as raised:
+        _page_handlers(service)[handler](
+            *[a.format(base=base) if a else a for a in args], ADMIN_REQUEST
+        )
+    assert "Traceback" not in str(raised.value)
+    assert web_index.documents() == [] and service.feeds.feeds() == []
+    assert not (web_index.settings.data_dir / FEEDS_FILE).exists()
+
+
+def test_a_private_address_is_refused_on_the_documents_page_unless_allowed(
+    site: tuple[str, Path], index: Index
+) -> None:
+    base, _ = site
+    assert not index.settings.allow_private_urls
+    fns = _page_handlers(_service(index))
+    for handler, args in (
+        ("add_now", [f"{base}/news/bridge"]),
+        ("watch_feed", [f"{base}/rss.xml", "1h"]),
+    ):
+        with pytest.raises(gr.Error, match="BOT_ALLOW_PRIVATE_URLS"):
+            fns[handler](*args, ADMIN_REQUEST)
+    assert index.documents() == []
+
+
+def test_web_controls_refuse_a_request_that_is_not_an_admins(
+    site: tuple[str, Path], web_index: Index
+) -> None:
+    base, _ = site
+    service = _service(web_index)
+    service.feeds.add(f"{base}/atom.xml", 3600)  # watched already: the intruder would remove it
+    before = len(web_index.documents())
+    fns = _page_handlers(service, admin=False)
+    calls = {
+        "add_now": (f"{base}/rss.xml",),
+        "watch_feed": (f"{base}/rss.xml", "15m"),
+        "unwatch_feed": (f"{base}/atom.xml",),
+        "refresh_feeds": (),
+        "show_feeds": (),
+    }
+    for name, args in calls.items():
+        with pytest.raises(gr.Error, match="Sign in as an admin"):
+            fns[name](*args, object())
+    assert len(web_index.documents()) == before == 2
+    assert [f.url for f in service.feeds.feeds()] == [f"{base}/atom.xml"]
+
+
+def test_the_server_polls_watched_feeds_in_a_thread_it_stops_on_shutdown(
+    site: tuple[str, Path], web_index: Index
+) -> None:
+    base, root = site
+    service = _service(web_index)
+    service.feeds.add(
+        f"{base}/rss.xml", 0.2
+    )  # the page allows a minute at least; a test waits less
+    assert len(web_index.documents()) == 2
+    (root / "rss.xml").write_text(_rss(base, ["bridge", "library", "harvest"]), encoding="utf-8")
+    harvest = doc_id_for_url(f"{base}/news/harvest")
+    with TestClient(create_app(web_index.settings, service, with_ui=False)):
+        assert service.feeds.running
+        deadline = time.monotonic() + 30
+        while harvest not in {d.doc_id for d in web_index.documents()}:
+            assert time.monotonic() < deadline, "the watcher never polled the feed again"
+            time.sleep(0.1)
+    assert not service.feeds.running
+    [feed] = service.feeds.feeds()
+    assert feed.last_error == "" and "unchanged" in feed.last_result
+
+
+def test_an_unreadable_watch_list_stops_the_service_with_what_to_do(
+    site: tuple[str, Path], web_index: Index
+) -> None:
+    base, _ = site
+    path = web_index.settings.data_dir / FEEDS_FILE
+    service = _service(web_index)
+    service.feeds.add(f"{base}/missing.xml", 3600)  # its poll fails, and that is kept too
+    [feed] = _service(web_index).feeds.feeds()
+    assert feed.last_result == "not polled" and "404" in feed.last_error
+    assert [p.name for p in path.parent.glob(f".{FEEDS_FILE}*")] == []  # no temporary file left
+    path.write_text('{"feeds": [{"url": ', encoding="utf-8")  # cut short by hand
+    with pytest.raises(BotError, match=r"cannot read the watched feeds.*Fix or delete"):
+        _service(web_index)
+    assert path.read_text(encoding="utf-8") == '{"feeds": [{"url": '  # left for the admin
