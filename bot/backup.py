@@ -2,7 +2,7 @@
 putting one back.
 
 A backup holds the catalog (`COLLECTION.sqlite`), the embedded Chroma folder (`chroma/`,
-every collection in it), the feedback log and a `manifest.json` that says what was copied. It
+every collection in it), the feedback log, the documents page's watched feeds and a `manifest.json` that says what was copied. It
 is taken while the data folder's write lock is held (`bot.locks`), so no ingest, removal or
 repair is half done in it, in this process or in a running server. Writes wait meanwhile.
 SQLite files are copied with SQLite's backup API, which gives a consistent copy of a database
@@ -32,10 +32,14 @@ from typing import Any
 from bot import locks
 from bot.config import Settings
 from bot.errors import BotError
+from bot.feeds import FEEDS_FILE
 
 MANIFEST = "manifest.json"
 CHROMA_DIR = "chroma"
 FEEDBACK = "feedback.jsonl"
+#: Plain files of the data folder that a backup copies as they are (each is rewritten whole
+#: or appended to under its own lock, never left half written).
+PLAIN_FILES = (FEEDBACK, FEEDS_FILE)
 #: Files of the data folder that are not data.
 LOCK_FILES = {locks.WRITING, locks.OPEN}
 
@@ -75,10 +79,10 @@ def backup(settings: Settings, dest: Path) -> BackupResult:
         if not settings.chroma_host:
             _copy_chroma(settings.data_dir / CHROMA_DIR, dest / CHROMA_DIR)
             files.append(CHROMA_DIR + "/")
-        feedback = settings.data_dir / FEEDBACK
-        if feedback.is_file():
-            shutil.copy2(feedback, dest / FEEDBACK)
-            files.append(FEEDBACK)
+        for name in PLAIN_FILES:
+            if (settings.data_dir / name).is_file():
+                shutil.copy2(settings.data_dir / name, dest / name)
+                files.append(name)
     manifest = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "collection": settings.collection,
@@ -120,9 +124,10 @@ def restore(settings: Settings, src: Path, force: bool = False) -> BackupResult:
             _forget_open_chroma_clients()
             shutil.rmtree(data_dir / CHROMA_DIR, ignore_errors=True)
             shutil.copytree(src / CHROMA_DIR, data_dir / CHROMA_DIR)
-        (data_dir / FEEDBACK).unlink(missing_ok=True)
-        if (src / FEEDBACK).is_file():
-            shutil.copy2(src / FEEDBACK, data_dir / FEEDBACK)
+        for name in PLAIN_FILES:
+            (data_dir / name).unlink(missing_ok=True)
+            if (src / name).is_file():
+                shutil.copy2(src / name, data_dir / name)
     note = _server_note(settings, "restore")
     if settings.chroma_host and manifest.get("store", "").startswith("embedded"):
         note = (

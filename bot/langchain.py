@@ -29,6 +29,7 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from bot.chain import ChatBot, Delta, validate_question
 from bot.config import Settings
+from bot.dates import asks_for_recent
 from bot.errors import InvalidQuestionError, InvalidRequestError
 from bot.index import Index
 from bot.retrieve import Retriever
@@ -98,7 +99,9 @@ class NewsRetriever(BaseRetriever):
         count = self.k if k is None else _positive_k(k)
         if self._retriever.index.count_passages() == 0:
             return []
-        return [hit_to_document(h) for h in self._retriever.search(query, count).hits]
+        recent = asks_for_recent(query)  # "latest": equally relevant passages newest first
+        hits = self._retriever.search(query, count, recent).hits
+        return [hit_to_document(h) for h in hits]
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None

@@ -17,6 +17,7 @@ from bot.cli import main
 from bot.config import Settings
 from bot.embeddings import Embedder
 from bot.errors import BotError, DataDirInUseError
+from bot.feeds import FEEDS_FILE
 from bot.index import Index
 from bot.ingest import ingest_documents
 from bot.integrity import check
@@ -38,6 +39,10 @@ def _docs(ids: list[str]) -> list[Document]:
     ]
 
 
+#: A watched-feeds file as the documents page writes it.
+WATCHED = '{"feeds": [{"url": "https://news.example/rss", "every_s": 900}]}\n'
+
+
 def _state(index: Index) -> tuple[list[str], list[str]]:
     """The documents and the nearest passages to QUERY: what a restore must bring back."""
     hits = index.vectors.search(index.embedder.embed_query(QUERY), 4)
@@ -50,6 +55,7 @@ def original(settings: Settings, embedder: Embedder) -> Settings:
     ingest_documents(index, _docs(["a1", "a2", "a3"]))
     index.close()
     (settings.data_dir / "feedback.jsonl").write_text('{"rating": 1}\n', encoding="utf-8")
+    (settings.data_dir / FEEDS_FILE).write_text(WATCHED, encoding="utf-8")
     return settings
 
 
@@ -62,7 +68,7 @@ def test_a_backup_restored_elsewhere_is_the_same_index(
     index.close()
     manifest = json.loads((tmp_path / "snap" / MANIFEST).read_text())
     assert manifest["documents"] == 3 and manifest["passages"] == 6
-    assert manifest["files"] == ["articles.sqlite", "chroma/", "feedback.jsonl"]
+    assert manifest["files"] == ["articles.sqlite", "chroma/", "feedback.jsonl", FEEDS_FILE]
     assert "3 documents, 6 passages" in result.summary("Backed up into")
 
     elsewhere = original.replace(data_dir=tmp_path / "elsewhere")
@@ -70,6 +76,7 @@ def test_a_backup_restored_elsewhere_is_the_same_index(
     restored = Index(elsewhere, embedder)
     assert _state(restored) == expected and check(restored).ok
     assert (elsewhere.data_dir / "feedback.jsonl").read_text() == '{"rating": 1}\n'
+    assert (elsewhere.data_dir / FEEDS_FILE).read_text() == WATCHED  # the documents page's feeds
     restored.close()
 
 

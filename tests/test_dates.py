@@ -69,6 +69,16 @@ def test_a_latest_question_prefers_the_newer_of_two_similar_articles(bot: ChatBo
     assert [r.passage_id for r in plain.retrieved] == [h.passage.passage_id for h in expected]
 
 
+def test_the_langchain_retriever_prefers_recent_news_too(bot: ChatBot) -> None:
+    from bot.langchain import NewsRetriever
+
+    retriever = NewsRetriever(k=2, index=bot.index)
+    latest = retriever.invoke("How much does diesel cost this week?")
+    assert latest[0].metadata["doc_id"] == NEWER.doc_id
+    unpreferred = bot.retriever.search("How much does diesel cost this week?", 2).hits
+    assert unpreferred[0].passage.doc_id == OLDER.doc_id
+
+
 def test_a_quote_with_a_relative_time_says_as_of_the_articles_date(bot: ChatBot) -> None:
     answer = bot.answer("What did the price of diesel at the pump rise to last week?")
     assert not answer.refused and "1.82" in answer.text
