@@ -101,8 +101,16 @@ def fetch(url: str, allow_private: bool = False) -> Fetched:
                         )
                     body = _read_limited(response, url)
                     return Fetched(url, body, response.headers.get("content-type", ""))
+            except httpx.TimeoutException:
+                raise WebError(
+                    f"{url}: the site did not answer within {TIMEOUT_S:.0f} s. Check that it "
+                    "opens in a browser, then try again later."
+                ) from None
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                raise WebError(f"{url}: cannot fetch it ({type(exc).__name__}: {exc}).") from None
+                raise WebError(
+                    f"{url}: cannot fetch it ({type(exc).__name__}: {exc}). Check the address "
+                    "and that the site is up."
+                ) from None
     raise WebError(f"{url}: more than {MAX_REDIRECTS} redirects (a loop?); not fetched.")
 
 

@@ -492,7 +492,7 @@ def test_an_admin_adds_an_article_or_a_feed_now(site: tuple[str, Path], web_inde
         ("add_now", [""], "Give the address"),
         ("add_now", ["{base}/index.html"], "no article text found"),
         ("add_now", ["{base}/report.pdf"], "not a web page"),
-        ("add_now", ["{base}/slow"], "ReadTimeout"),
+        ("add_now", ["{base}/slow"], "did not answer within"),
         ("watch_feed", ["{base}/news/bridge", "15m"], "not an RSS or Atom feed"),
         ("watch_feed", ["{base}/rss.xml", "15s"], "too often"),
         ("watch_feed", ["{base}/rss.xml", "soon"], "not an interval"),
