@@ -281,6 +281,9 @@ class Service:
             "store": f"chroma server {self.settings.chroma_host}:{self.settings.chroma_port}"
             if self.settings.chroma_host
             else "embedded chroma",
+            # Replicas sharing a Chroma server: the change count this one has applied and how
+            # long ago it last found itself in step (`bot.sync`).
+            "sync": self.index.sync.state(),
         }
 
 
