@@ -47,7 +47,7 @@ from bot.errors import DocumentNotFoundError, IndexMismatchError, ModelMismatchE
 from bot.integrity import check, mismatch_message
 from bot.records import now_utc
 from bot.store import VectorStore, chroma_client
-from bot.sync import Sync
+from bot.sync import Sync, changes_name
 from bot.types import Document, Passage
 
 #: Passages per forward pass of the embedding model while ingesting. On CPU, 16 passages
@@ -246,5 +246,6 @@ def reset_index(settings: Settings) -> None:
         for suffix in ("", "-wal", "-shm"):
             path.with_name(path.name + suffix).unlink(missing_ok=True)
         client = chroma_client(settings.data_dir, settings.chroma_host, settings.chroma_port)
-        with contextlib.suppress(Exception):  # missing already: nothing to drop
-            client.delete_collection(settings.collection)
+        for name in (settings.collection, changes_name(settings.collection)):
+            with contextlib.suppress(Exception):  # missing already: nothing to drop
+                client.delete_collection(name)
