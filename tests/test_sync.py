@@ -1,6 +1,7 @@
 """Chroma as the system of record, in one process over the embedded store: a lost catalog
 rebuilt from Chroma, records from before Chroma kept text given it without re-embedding, the
-throttled catch-up, and a killed update finished with Chroma's newest version.
+throttled catch-up, a killed update finished with Chroma's newest version, and LangChain's own
+`Chroma` store reading the bot's collection with its text.
 
 Two replicas sharing a Chroma server are `test_replicas.py`'s business.
 """
@@ -19,6 +20,7 @@ from bot.embeddings import Embedder
 from bot.index import Index
 from bot.ingest import ingest_documents, ingest_paths
 from bot.integrity import check
+from bot.store import VectorStore
 from bot.sync import SCHEMA
 from bot.types import Document
 
@@ -162,3 +164,30 @@ class _CountingChanges:
     def count(self) -> int:
         self.counts += 1
         return int(self._collection.count())
+
+
+def test_langchains_own_chroma_store_reads_the_bots_collection_with_text(
+    index: Index, embedder: Embedder
+) -> None:
+    from langchain_chroma import Chroma
+    from langchain_core.embeddings import Embeddings
+
+    class OurEmbeddings(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return embedder.embed(texts).tolist()
+
+        def embed_query(self, text: str) -> list[float]:
+            return embedder.embed_query(text).tolist()
+
+    ingest_paths(index, [ARTICLE])
+    store = Chroma(
+        client=index._client, collection_name="articles", embedding_function=OurEmbeddings()
+    )
+    found = store.similarity_search(QUESTION, k=3)
+    assert len(found) == 3
+    passages = index.catalog.get_passages([d.id for d in found if d.id])
+    assert [d.page_content for d in found] == [passages[d.id].text for d in found if d.id]
+    assert any("Putin" in d.page_content for d in found)
+    assert {d.metadata["doc_id"] for d in found} == {"caucasus-peace-talks"}
+    assert found[0].metadata["title"] == "Caucasus peace talks"
+    VectorStore(index._client, "articles", embedder)  # the model check still passes
