@@ -254,7 +254,9 @@ class Service:
     def index_sizes(self) -> dict[str, Any]:
         """Documents and passages in the catalog, vectors in the store (None when it cannot
         be reached), and whether passages and vectors agree. They differ for a moment while
-        documents are being written, which counts as agreeing."""
+        documents are being written, which counts as agreeing. Other replicas' writes are
+        caught up with first (throttled), so an idle replica's health stays true."""
+        self.index.sync.maybe_catch_up()
         catalog = self.index.catalog
         passages = catalog.count_passages()
         try:

@@ -15,8 +15,9 @@ catalog. That reads the current state, so the order of changes, repeats and this
 writes do not matter. Replicas' clocks must agree within `SKEW_SECONDS`: a change stamped
 earlier than that before the last one applied is not looked for.
 
-`maybe_catch_up()` is the throttled form on the question path (at most once every
-`BOT_SYNC_SECONDS`; a thread that finds another catching up goes on without waiting). At
+`maybe_catch_up()` is the throttled form on the question path, the documents list and the
+health check (at most once every `BOT_SYNC_SECONDS`; a thread that finds another catching up
+goes on without waiting). At
 opening, `open()` also gives records written before Chroma kept text their text from the
 catalog (no embedding), and rebuilds a missing or empty catalog from Chroma by paging.
 The change log is never pruned (one small record per document written). This module leaves
@@ -80,8 +81,9 @@ class Sync:
 
     # --- the log -------------------------------------------------------------------------
     def record(self, doc_ids: list[str], op: str) -> None:
-        """Log that these documents were written ("write") or removed ("remove"). The caller
-        holds the write lock and has finished with Chroma's records of them."""
+        """Log that these documents were written ("write"), removed ("remove") or finished
+        after a killed write ("recover"). The caller holds the write lock and has finished
+        with Chroma's records of them."""
         if not doc_ids:
             return
         at = time.time()
@@ -137,9 +139,10 @@ class Sync:
         with self.index.writing() if lock else contextlib.nullcontext():
             self.apply(doc_ids)
             self._save(total, newest)
-        for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
-            self._seen[cid] = float(meta["at"])
-        self._seen = {c: at for c, at in self._seen.items() if at >= newest - SKEW_SECONDS}
+            # Under the lock: `record()` adds this replica's own changes to the same dict.
+            for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
+                self._seen[cid] = float(meta["at"])
+            self._seen = {c: at for c, at in self._seen.items() if at >= newest - SKEW_SECONDS}
         self._in_step_at = time.monotonic()
         if doc_ids:
             log.info("caught up: %d documents changed elsewhere", len(doc_ids))

@@ -24,9 +24,11 @@ from bot.index import Index
 from bot.ingest import ingest_documents, ingest_paths
 from bot.integrity import check
 from bot.procs import child_env, free_port, running_server
+from bot.service import Service
 from bot.types import Document
 
 from .conftest import ARTICLE, CORPUS
+from .helpers import CannedBot
 
 pytestmark = pytest.mark.server
 
@@ -67,6 +69,9 @@ def test_a_write_on_one_replica_is_caught_up_by_the_others(
     try:
         assert b.count_passages() == 0
         ingest_paths(a, [ARTICLE])
+        # An idle replica's health check catches up too: it stays "ok", with the new passages.
+        health = Service(b.settings, CannedBot(b)).health()  # type: ignore[arg-type]
+        assert (health["status"], health["passages"], health["vectors"]) == ("ok", 21, 21)
         assert b.count_passages() == 21  # caught up: text and keyword index from Chroma
         assert _catalog(b) == _catalog(a)
         assert b.catalog.keyword_search("ceasefire", 5)
