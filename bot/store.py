@@ -163,7 +163,8 @@ class VectorStore:
             self._collection.delete(ids=ids)
 
     def ids_of_documents(self, doc_ids: list[str]) -> set[str]:
-        """Every vector id stored for these documents (used to repair a killed ingest)."""
+        """Every record id Chroma holds for these documents: what a write replaces and a
+        removal deletes, whatever this replica's catalog knows."""
         if not doc_ids:
             return set()
         where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": doc_ids}}
