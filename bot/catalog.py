@@ -2,12 +2,15 @@
 
 SQLite's FTS5 keeps the keyword index on disk and updates it in the same transaction that adds
 or removes a document's passages, so it is never rebuilt and never out of step with the
-passage table. The catalog is the source of truth for which passages exist: a vector hit
-whose id is not here (an ingest killed midway) is ignored.
+passage table. The catalog is this replica's local, derived copy of what Chroma holds (Chroma
+is the system of record, `bot.records`): `bot.sync` keeps it up to date with other replicas'
+writes and rebuilds it from Chroma when it is lost, without embedding anything. Searches read
+it: a vector hit whose id is not here (a write not caught up with yet) is ignored.
 
 A `pending` table is the write-ahead journal for the vector store: a document's id goes in
 before its vectors are written or deleted and comes out in the transaction that finishes the
-job, so a killed ingest can be repaired on the next run (see `bot.index`).
+job, so a killed ingest can be repaired on the next run (see `bot.index`). The `meta` table
+holds the embedding model's name and the catch-up state (`bot.sync`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.text import STOPWORDS, compounds, content_terms, words
-from bot.types import Document, Passage
+from bot.types import Passage
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -204,10 +207,17 @@ class Catalog:
             db.executemany("DELETE FROM pending WHERE doc_id = ?", [(d,) for d in doc_ids])
 
     # --- writes ---------------------------------------------------------------------------
-    def replace_documents(self, batch: list[tuple[Document, str, list[Passage]]]) -> None:
-        """Atomically replace each document's row and passages; clears their pending marks."""
+    def replace_documents(
+        self, batch: list[tuple[DocumentInfo, list[Passage]]], removed: Iterable[str] = ()
+    ) -> None:
+        """Atomically replace each document's row and passages, and delete the `removed`
+        documents; clears their pending marks."""
         with self.transaction() as db:
-            for doc, content_hash, passages in batch:
+            for doc_id in removed:
+                db.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
+                db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+                db.execute("DELETE FROM pending WHERE doc_id = ?", (doc_id,))
+            for doc, passages in batch:
                 db.execute("DELETE FROM passages WHERE doc_id = ?", (doc.doc_id,))
                 db.executemany(
                     f"INSERT INTO passages({_COLUMNS}, extra) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -230,16 +240,17 @@ class Catalog:
                 )
                 db.execute(
                     "INSERT OR REPLACE INTO documents(doc_id, title, source, date, url, content_hash,"
-                    " passages, chars, ingested_at) VALUES (?,?,?,?,?,?,?,?, datetime('now'))",
+                    " passages, chars, ingested_at) VALUES (?,?,?,?,?,?,?,?,?)",
                     (
                         doc.doc_id,
                         doc.title,
                         doc.source,
                         doc.date,
                         doc.url,
-                        content_hash,
+                        doc.content_hash,
                         len(passages),
-                        len(doc.text),
+                        doc.chars,
+                        doc.ingested_at,
                     ),
                 )
                 db.execute("DELETE FROM pending WHERE doc_id = ?", (doc.doc_id,))
@@ -262,6 +273,21 @@ class Catalog:
                 f"SELECT {_COLUMNS} FROM passages WHERE passage_id IN ({marks})", passage_ids
             ).fetchall()
         return {row[0]: Passage(*row) for row in rows}
+
+    def passage_pages(self, size: int = 5000) -> Iterator[list[Passage]]:
+        """Every passage, `size` at a time in storage order."""
+        last = 0
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT rowid, {_COLUMNS} FROM passages WHERE rowid > ? ORDER BY rowid "
+                    "LIMIT ?",
+                    (last, size),
+                ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [Passage(*row[1:]) for row in rows]
 
     def keyword_search(self, query: str, k: int) -> list[tuple[str, float]]:
         """BM25 over title, text and compounds: (passage_id, score), best first."""

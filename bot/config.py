@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     chroma_port: int = Field(
         8000, description="Port of the Chroma server when chroma_host is set.", ge=1, le=65535
     )
+    sync_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=3600,
+        description="How often, at most, a question or the documents list first checks the "
+        "Chroma change log for other replicas' writes (one count() each time); 0 checks every "
+        "time.",
+    )
     embedding_model: str = Field(
         "all-MiniLM-L6-v2",
         description="Embedding model: 'all-MiniLM-L6-v2' (packaged), a local folder, or an "

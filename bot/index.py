@@ -1,28 +1,41 @@
 """The index: the vector store and the catalog kept in step, behind one object.
 
+Chroma is the system of record: each passage's record holds its vector, text and every field
+(`bot.records`), so replicas that share a Chroma server (each with its own data folder) all
+answer from it. The catalog (passages, BM25 keyword index, document list) is this replica's
+derived copy, brought up to date with other replicas' writes by `bot.sync`.
+
 Writes follow one protocol so that a process killed at any point leaves a usable index and a
 re-run completes the job with no duplicates:
 
 1. the documents' ids go into the catalog's `pending` journal (committed);
-2. their new vectors are upserted into Chroma (ids are stable, so a repeat is harmless);
-3. vectors of passages the new version no longer has are deleted;
-4. one SQLite transaction replaces the documents' passages and keyword entries and clears
+2. their new records (vector, text, fields) are upserted into Chroma (ids are stable, so a
+   repeat is harmless);
+3. the documents' other records in Chroma (Chroma's own ids, not this catalog's, which may be
+   behind) are deleted;
+4. one change record per document goes into Chroma's change log (`bot.sync`);
+5. one SQLite transaction replaces the documents' passages and keyword entries and clears
    the journal.
 
-Until step 4 commits, searches see the old version (vector hits are checked against the
-catalog). On opening, `recover()` finishes any journalled document by deleting vectors the
-catalog does not know. Removal journals first, deletes from the catalog, then from Chroma.
+Until step 5 commits, searches here see the old version (vector hits are checked against the
+catalog); other replicas see the new one after step 4. On opening, `recover()` finishes any
+journalled document: one the catalog no longer (or never) had is deleted from Chroma, as a
+removal or a first write cut short; of one it has, Chroma's newest version wins and the
+catalog takes it. Removal journals and deletes from the catalog, then from Chroma, then logs
+the change.
 
 Every write holds the data folder's write lock (`bot.locks`), across processes, so a backup
-or another process's recovery never sees one half done. On opening, the index also checks
-that the catalog and Chroma hold the same passages (`bot.integrity`) and refuses to open
-when they do not, saying how to repair: a lost Chroma folder or catalog must never leave the
-bot answering from half an index. `verify=False` opens it anyway, for `bot doctor`.
+or another process's recovery never sees one half done. On opening, the index catches up
+with the change log (rebuilding a lost catalog from Chroma), then checks that the catalog
+and Chroma hold the same passages (`bot.integrity`) and refuses to open when they do not,
+saying how to repair: a lost Chroma folder must never leave the bot answering from half an
+index. `verify=False` opens it anyway, for `bot doctor`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,13 +45,18 @@ from bot.config import Settings
 from bot.embeddings import Embedder, load_embedder, release_freed_memory
 from bot.errors import DocumentNotFoundError, IndexMismatchError, ModelMismatchError
 from bot.integrity import check, mismatch_message
+from bot.records import now_utc
 from bot.store import VectorStore, chroma_client
+from bot.sync import Sync, changes_name
 from bot.types import Document, Passage
 
 #: Passages per forward pass of the embedding model while ingesting. On CPU, 16 passages
 #: (sorted by length by the embedder) ran at 26 passages/s and 64 at 19/s: smaller batches
 #: keep the activations in cache. `Settings.batch_size` still sets how many are written at once.
 FORWARD_BATCH = 16
+#: How long an opening that finds the catalog and a shared Chroma server apart waits for
+#: another replica's write to finish (and be logged) before it checks again.
+SETTLE_SECONDS = 2.0
 
 
 @dataclass
@@ -68,9 +86,16 @@ class Index:
                 settings.data_dir, settings.chroma_host, settings.chroma_port
             )
             self.vectors = VectorStore(self._client, settings.collection, self.embedder)
+            self.sync = Sync(self, self._client)
             with self.writing():  # another process's write finishes first
                 self.recover()
+                self.sync.open()
                 report = check(self) if verify else None
+                if report is not None and not report.ok and settings.chroma_host:
+                    # Another replica may be between its Chroma write and its change record.
+                    time.sleep(SETTLE_SECONDS)
+                    self.sync.catch_up(lock=False)
+                    report = check(self)
             if report is not None and not report.ok:
                 raise IndexMismatchError(mismatch_message(report, settings))
         except BaseException:
@@ -102,12 +127,20 @@ class Index:
 
     # --- writing --------------------------------------------------------------------------
     def recover(self) -> list[str]:
-        """Finish writes that a killed process left half done; returns the repaired doc ids."""
+        """Finish writes that a killed process left half done; returns the repaired doc ids.
+        The caller holds the write lock."""
         pending = self.catalog.pending()
+        if not pending:
+            return []
         for doc_id in pending:
-            keep = self.catalog.passage_ids_of(doc_id)
-            stale = self.vectors.ids_of_documents([doc_id]) - keep
-            self.vectors.delete(sorted(stale))
+            if self.catalog.document(doc_id) is None:  # a removal, or a first write, cut short
+                self.vectors.delete(sorted(self.vectors.ids_of_documents([doc_id])))
+            else:  # an update cut short: the newest version in Chroma wins
+                found, _ = self.vectors.stored_documents([doc_id])
+                if doc_id in found:
+                    self.vectors.delete(found[doc_id].stale)
+        self.sync.record(pending, "recover")
+        self.sync.apply(pending)
         self.catalog.clear_pending(pending)
         return pending
 
@@ -119,18 +152,30 @@ class Index:
         # Embedding changes nothing stored, so it runs before the lock is taken: a backup
         # waits for the store writes only, not for the model.
         vectors = self._embed(passages)
-        with self.writing():
-            self.catalog.mark_pending(p.document.doc_id for p in batch)
-            self.vectors.upsert(
-                [p.passage_id for p in passages], vectors, [p.doc_id for p in passages]
+        ingested_at = now_utc()
+        documents = {
+            p.document.doc_id: DocumentInfo(
+                doc_id=p.document.doc_id,
+                title=p.document.title,
+                source=p.document.source,
+                date=p.document.date,
+                url=p.document.url,
+                passages=len(p.passages),
+                chars=len(p.document.text),
+                ingested_at=ingested_at,
+                content_hash=p.content_hash,
             )
-            stale: set[str] = set()
-            for prepared in batch:
-                old = self.catalog.passage_ids_of(prepared.document.doc_id)
-                stale |= old - {p.passage_id for p in prepared.passages}
+            for p in batch
+        }
+        doc_ids = list(documents)
+        with self.writing():
+            self.catalog.mark_pending(doc_ids)
+            self.vectors.upsert(passages, vectors, documents, time.time())
+            stale = self.vectors.ids_of_documents(doc_ids) - {p.passage_id for p in passages}
             self.vectors.delete(sorted(stale))
+            self.sync.record(doc_ids, "write")
             self.catalog.replace_documents(
-                [(p.document, p.content_hash, p.passages) for p in batch]
+                [(documents[p.document.doc_id], p.passages) for p in batch]
             )
 
     def _embed(self, passages: list[Passage]) -> Any:
@@ -142,37 +187,47 @@ class Index:
         return vectors
 
     def store_vectors(self, passage_ids: list[str]) -> int:
-        """Embed these passages again from the catalog's text and store their vectors (a
+        """Embed these passages again from the catalog's text and store their records (a
         repair; the caller holds the write lock). Returns how many were stored."""
         found = self.catalog.get_passages(passage_ids)
         passages = [found[pid] for pid in passage_ids if pid in found]
         if passages:
-            self.vectors.upsert(
-                [p.passage_id for p in passages],
-                self._embed(passages),
-                [p.doc_id for p in passages],
-            )
+            doc_ids = sorted({p.doc_id for p in passages})
+            documents = {d: info for d in doc_ids if (info := self.catalog.document(d))}
+            passages = [p for p in passages if p.doc_id in documents]
+            self.vectors.upsert(passages, self._embed(passages), documents, time.time())
+            self.sync.record(sorted(documents), "write")
         return len(passages)
 
     def remove(self, doc_id: str) -> DocumentInfo:
-        """Delete one document everywhere; raises DocumentNotFoundError if unknown."""
+        """Delete one document everywhere; raises DocumentNotFoundError if unknown (here and
+        in Chroma: another replica's document not caught up with yet is removed too)."""
         info = self.catalog.document(doc_id)
+        if info is None:
+            stored, _ = self.vectors.stored_documents([doc_id])
+            info = stored[doc_id].info if doc_id in stored else None
         if info is None:
             raise DocumentNotFoundError(
                 f"No document with id {doc_id!r}. `bot docs` lists the ids."
             )
         with self.writing():
-            ids = sorted(self.catalog.passage_ids_of(doc_id))
+            ids = self.catalog.passage_ids_of(doc_id) | self.vectors.ids_of_documents([doc_id])
             self.catalog.delete_document(doc_id)
-            self.vectors.delete(ids)
+            self.vectors.delete(sorted(ids))
+            self.sync.record([doc_id], "remove")
             self.catalog.clear_pending([doc_id])
         return info
 
     # --- reading --------------------------------------------------------------------------
     def documents(self) -> list[DocumentInfo]:
+        """Every document, after catching up with other replicas' writes (throttled)."""
+        self.sync.maybe_catch_up()
         return self.catalog.documents()
 
     def count_passages(self) -> int:
+        """The passages searched here, after catching up with other replicas' writes
+        (throttled): the question path calls this before it searches."""
+        self.sync.maybe_catch_up()
         return self.catalog.count_passages()
 
 
@@ -191,5 +246,6 @@ def reset_index(settings: Settings) -> None:
         for suffix in ("", "-wal", "-shm"):
             path.with_name(path.name + suffix).unlink(missing_ok=True)
         client = chroma_client(settings.data_dir, settings.chroma_host, settings.chroma_port)
-        with contextlib.suppress(Exception):  # missing already: nothing to drop
-            client.delete_collection(settings.collection)
+        for name in (settings.collection, changes_name(settings.collection)):
+            with contextlib.suppress(Exception):  # missing already: nothing to drop
+                client.delete_collection(name)

@@ -1,20 +1,22 @@
 """Whether the catalog and the vector store hold the same passages, and the repair when not.
 
-The catalog (SQLite) is the system of record: it keeps every passage's text. Chroma keeps
-only ids, vectors and each vector's document id. The two can part when one of them is lost
-or restored alone. A lost Chroma folder leaves passages with no vector, which dense search
-never finds. A lost catalog leaves orphan vectors, and their documents vanish from the
-listing. Either way, answers would come from half an index.
+Chroma is the system of record: each record keeps the passage's vector, text and fields
+(`bot.records`); the catalog (SQLite) is this replica's derived copy. The two can part when
+one of them is lost or restored alone. A lost Chroma folder leaves passages with no vector,
+which dense search never finds. Orphan vectors (in Chroma, not in the catalog) are a catalog
+that is behind; a lost catalog is rebuilt from Chroma when the index opens (`bot.sync`).
+Either way, answers would come from half an index.
 
 `check()` is cheap enough to run every time an index opens. It compares the counts, then
 looks up a sample of ids from each side in the other. Only when these disagree does it read
 every id. Measured at 100k passages (embedded Chroma): 25 ms when they agree, 0.4 s for the
-full comparison. `repair_index()` re-embeds missing vectors from the catalog's text and
-deletes orphan vectors. Orphans cannot be re-imported, because Chroma does not hold their
-text; a catalog backup (`bot restore`) is the way to keep them. `bot doctor` prints the
-report and repairs on request. This module leaves out the write protocol that keeps the
-two in step in normal running (`bot.index`) and the start-up policy (`Index` refuses to open
-on a mismatch; `bot serve --repair` repairs first).
+full comparison. `repair_index()` first re-imports the documents of orphan vectors into the
+catalog from Chroma's text (Chroma's version of a document wins); orphan records written
+before Chroma kept text cannot be re-imported and are deleted. Then it re-embeds, from the
+catalog's text, the passages that still have no vector. `bot doctor` prints the report and
+repairs on request. This module leaves out the write protocol that keeps the two in step in
+normal running (`bot.index`), catching up with other replicas (`bot.sync`) and the start-up
+policy (`Index` refuses to open on a mismatch; `bot serve --repair` repairs first).
 """
 
 from __future__ import annotations
@@ -126,15 +128,15 @@ def mismatch_message(report: IntegrityReport, settings: Settings) -> str:
     if report.orphan_documents:
         parts.append(
             f"The orphan vectors belong to {len(report.orphan_documents)} documents the catalog "
-            f"does not know{_examples(report.orphan_documents)}; the vector store does not keep "
-            "their text, so a repair removes them. To keep those documents, restore the "
-            "catalog from a backup (`bot restore DIR`) instead, or upload them again after "
-            "the repair."
+            f"does not know{_examples(report.orphan_documents)}; a repair re-imports them from "
+            "the vector store's text, or removes them where it keeps none (records written "
+            "before it kept text): to keep those, restore the catalog from a backup "
+            "(`bot restore DIR`) instead, or upload them again after the repair."
         )
     parts.append(
-        "Repair with `bot doctor --repair` (re-embeds missing vectors from the catalog's text, "
-        "removes orphan vectors), or start the server with `bot serve --repair`. "
-        "`bot doctor` shows the details."
+        "Repair with `bot doctor --repair` (re-imports orphan vectors' documents, re-embeds "
+        "missing vectors from the catalog's text), or start the server with "
+        "`bot serve --repair`. `bot doctor` shows the details."
     )
     return " ".join(parts)
 
@@ -146,16 +148,23 @@ class RepairResult:
     reembedded: int
     removed: int
     after: IntegrityReport
+    #: Documents of orphan vectors re-imported into the catalog from Chroma.
+    imported: int = 0
 
 
 def repair_index(index: Index, progress: bool = False) -> RepairResult:
-    """Re-embed the passages that have no vector and delete vectors without a passage.
+    """Re-import orphan vectors' documents from Chroma, delete orphans Chroma has no text
+    for, and re-embed the passages that still have no vector.
 
     Holds the data folder's write lock, so that no ingest runs meanwhile; an interrupted
     repair keeps what it stored, and running it again goes on from there.
     """
     with index.writing():
         report = check(index)
+        imported = 0
+        if report.orphans:
+            imported = index.sync.apply(report.orphan_documents)
+            report = check(index)
         reembedded = 0
         with _progress(progress, len(report.missing)) as bar:
             for chunk in _chunks(report.missing, REPAIR_BATCH):
@@ -164,7 +173,7 @@ def repair_index(index: Index, progress: bool = False) -> RepairResult:
                 bar.update(stored)
         for chunk in _chunks(report.orphans, 5000):
             index.vectors.delete(chunk)
-        return RepairResult(reembedded, len(report.orphans), check(index))
+        return RepairResult(reembedded, len(report.orphans), check(index), imported)
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -192,7 +201,9 @@ def open_index(settings: Settings, repair: bool = False) -> Index:
             log.warning("repairing the index: %s", "; ".join(before.lines()[3:]))
             result = repair_index(index)
             log.warning(
-                "repaired: %d vectors re-embedded, %d orphan vectors removed",
+                "repaired: %d documents re-imported from the vector store, %d vectors "
+                "re-embedded, %d orphan vectors removed",
+                result.imported,
                 result.reembedded,
                 result.removed,
             )
@@ -211,13 +222,14 @@ def add_command(subparsers: Any) -> None:
         "doctor",
         help="Check that the catalog and the vector store agree; --repair fixes them.",
         description="Compare the passages in the catalog (SQLite) with the vectors in Chroma. "
-        "Exit status 0 when they agree, 1 when they do not. --repair re-embeds missing "
-        "vectors from the catalog's text and removes orphan vectors.",
+        "Exit status 0 when they agree, 1 when they do not. --repair re-imports the documents "
+        "of orphan vectors from the vector store's text (removing orphans it has no text for) "
+        "and re-embeds missing vectors from the catalog's text.",
     )
     p.add_argument(
         "--repair",
         action="store_true",
-        help="Re-embed missing vectors and remove orphan vectors.",
+        help="Re-import orphan vectors' documents, re-embed missing vectors.",
     )
     p.add_argument("--quiet", action="store_true", help="No progress bar.")
     p.set_defaults(func=cmd_doctor)
@@ -237,7 +249,8 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         result = repair_index(index, progress=not args.quiet)
         print(
-            f"repaired: {result.reembedded} vectors re-embedded from the catalog's text, "
+            f"repaired: {result.imported} documents re-imported from the vector store, "
+            f"{result.reembedded} vectors re-embedded from the catalog's text, "
             f"{result.removed} orphan vectors removed."
         )
         print("\n".join(result.after.lines()))

@@ -305,7 +305,9 @@ class Service:
     def index_sizes(self) -> dict[str, Any]:
         """Documents and passages in the catalog, vectors in the store (None when it cannot
         be reached), and whether passages and vectors agree. They differ for a moment while
-        documents are being written, which counts as agreeing."""
+        documents are being written, which counts as agreeing. Other replicas' writes are
+        caught up with first (throttled), so an idle replica's health stays true."""
+        self.index.sync.maybe_catch_up()
         catalog = self.index.catalog
         passages = catalog.count_passages()
         try:
@@ -332,6 +334,9 @@ class Service:
             "store": f"chroma server {self.settings.chroma_host}:{self.settings.chroma_port}"
             if self.settings.chroma_host
             else "embedded chroma",
+            # Replicas sharing a Chroma server: the change count this one has applied and how
+            # long ago it last found itself in step (`bot.sync`).
+            "sync": self.index.sync.state(),
         }
 
 

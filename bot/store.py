@@ -5,20 +5,26 @@ Embedded (`chromadb.PersistentClient` in the data folder) by default, or a Chrom
 and dimension in its metadata; opening it with another model raises `ModelMismatchError`
 saying how to re-index. Vectors are computed by `bot.embeddings` and passed in explicitly;
 the collection still gets our embedding function so Chroma never loads its own default model.
-Passage text and metadata live in `bot.catalog`; Chroma holds ids, vectors and the doc id.
+Chroma is the system of record: each record carries the passage's text and every field the
+catalog needs (`bot.records`), so any replica can rebuild its catalog from here. The change
+log that tells replicas what moved is `bot.sync`'s.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bot import records
+from bot.catalog import DocumentInfo
 from bot.embeddings import Embedder
 from bot.errors import ModelMismatchError, StoreUnavailableError
+from bot.records import StoredDocument
+from bot.types import Passage
 
 
 class ChromaEmbeddingFunction:
@@ -118,22 +124,70 @@ class VectorStore:
     def count(self) -> int:
         return int(self._collection.count())
 
-    def upsert(self, ids: list[str], vectors: np.ndarray, doc_ids: list[str]) -> None:
-        if ids:
+    def upsert(
+        self,
+        passages: Sequence[Passage],
+        vectors: np.ndarray | Sequence[np.ndarray],
+        documents: Mapping[str, DocumentInfo],
+        written_at: float,
+    ) -> None:
+        """Store these passages' vectors with their text and fields (`bot.records`);
+        `documents` holds the document of each."""
+        if passages:
             self._collection.upsert(
-                ids=ids, embeddings=vectors, metadatas=[{"doc_id": d} for d in doc_ids]
+                ids=[p.passage_id for p in passages],
+                embeddings=vectors,
+                documents=[p.text for p in passages],
+                metadatas=[records.metadata(p, documents[p.doc_id], written_at) for p in passages],
             )
+
+    def add_text(
+        self, passages: Sequence[Passage], documents: Mapping[str, DocumentInfo], written_at: float
+    ) -> int:
+        """Give stored records of these passages their text and fields, keeping their vectors
+        (records written before Chroma kept the text). Returns how many were stored."""
+        stored = self.get_vectors([p.passage_id for p in passages])
+        keep = [p for p in passages if p.passage_id in stored]
+        if keep:
+            # The vectors go along: without them Chroma would embed the text again.
+            self._collection.update(
+                ids=[p.passage_id for p in keep],
+                embeddings=[stored[p.passage_id] for p in keep],
+                documents=[p.text for p in keep],
+                metadatas=[records.metadata(p, documents[p.doc_id], written_at) for p in keep],
+            )
+        return len(keep)
 
     def delete(self, ids: list[str]) -> None:
         if ids:
             self._collection.delete(ids=ids)
 
     def ids_of_documents(self, doc_ids: list[str]) -> set[str]:
-        """Every vector id stored for these documents (used to repair a killed ingest)."""
+        """Every record id Chroma holds for these documents: what a write replaces and a
+        removal deletes, whatever this replica's catalog knows."""
         if not doc_ids:
             return set()
         where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": doc_ids}}
         return set(self._collection.get(where=where, include=[])["ids"])
+
+    def stored_documents(self, doc_ids: list[str]) -> tuple[dict[str, StoredDocument], set[str]]:
+        """These documents as Chroma holds them (absent ones are left out), and the ids of
+        those with records that carry no text yet (`bot.records.group`)."""
+        if not doc_ids:
+            return {}, set()
+        where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": doc_ids}}
+        got = self._collection.get(where=where, include=["documents", "metadatas"])
+        return records.group(got["ids"], got["documents"], got["metadatas"])
+
+    def record_pages(
+        self, size: int = 5000
+    ) -> Iterator[tuple[list[str], list[str | None], list[Any]]]:
+        """Every stored (ids, texts, metadatas), `size` at a time: for rebuilding a catalog."""
+        for offset in range(0, self.count(), size):
+            got = self._collection.get(
+                limit=size, offset=offset, include=["documents", "metadatas"]
+            )
+            yield list(got["ids"]), list(got["documents"]), list(got["metadatas"])
 
     def get_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         """The stored vectors of these passage ids; ids that are not stored are left out."""

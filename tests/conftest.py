@@ -1,6 +1,7 @@
 """Shared fixtures: every test gets its own temporary store; models load once per session.
 
-Tests never touch the project's `data/` folder or the network. The embedding model is the real
+Tests never touch the project's `data/` folder or the network. `chroma_server` is a real
+`chroma run` for the tests of replicas sharing one store. The embedding model is the real
 packaged one (small and offline); LLMs are hand-written fakes of our own `Answerer` interface
 or of LangChain's chat-model interface.
 """
@@ -8,6 +9,8 @@ or of LangChain's chat-model interface.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from bot.config import Settings
 from bot.embeddings import Embedder, load_embedder, quiet_libraries
 from bot.index import Index
 from bot.ingest import ingest_paths
+from bot.procs import free_port, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -60,3 +64,21 @@ def article_bot(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) ->
     idx = Index(settings, embedder)
     ingest_paths(idx, [ARTICLE])
     return ChatBot(settings, idx)
+
+
+def _chroma_executable() -> str:
+    found = Path(sys.executable).with_name("chroma")
+    return str(found) if found.exists() else (shutil.which("chroma") or "chroma")
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """`chroma run` on a free port with a temporary folder; its port. Tests that share it
+    use collections of their own."""
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    command = [_chroma_executable(), "run", "--path", str(path / "db")]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    heartbeat = f"http://127.0.0.1:{port}/api/v2/heartbeat"
+    with running_server(command, heartbeat, path / "server.log", timeout_s=60):
+        yield port

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import Catalog, fts_query
-from bot.types import Document, Passage
+from bot.catalog import Catalog, DocumentInfo, fts_query
+from bot.types import Passage
 
 TEXTS = [
     "Russia deployed peacekeepers to Karabakh.",
@@ -26,9 +26,9 @@ def catalog(tmp_path: Path) -> Iterator[Catalog]:
     cat = Catalog(tmp_path / "catalog.sqlite")
     batch = []
     for i, text in enumerate(TEXTS, start=1):
-        doc = Document(f"d{i}", "News", text, f"d{i}.txt")
+        doc = DocumentInfo(f"d{i}", "News", f"d{i}.txt", "", "", 1, len(text), "", f"hash{i}")
         passage = Passage(f"d{i}#p0", doc.doc_id, "News", doc.source, "", "", 0, 0, len(text), text)
-        batch.append((doc, f"hash{i}", [passage]))
+        batch.append((doc, [passage]))
     cat.replace_documents(batch)
     yield cat
     cat.close()

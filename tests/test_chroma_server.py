@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,28 +13,11 @@ from bot.embeddings import Embedder
 from bot.errors import StoreUnavailableError
 from bot.index import Index
 from bot.ingest import ingest_paths
-from bot.procs import free_port, running_server
+from bot.procs import free_port
 
 from .conftest import ARTICLE
 
 pytestmark = pytest.mark.server
-
-
-def _chroma_executable() -> str:
-    found = Path(sys.executable).with_name("chroma")
-    return str(found) if found.exists() else (shutil.which("chroma") or "chroma")
-
-
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """`chroma run` on a free port with a temporary folder; its port."""
-    port = free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    command = [_chroma_executable(), "run", "--path", str(path / "db")]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    heartbeat = f"http://127.0.0.1:{port}/api/v2/heartbeat"
-    with running_server(command, heartbeat, path / "server.log", timeout_s=60):
-        yield port
 
 
 def _server_settings(tmp_path: Path, port: int, collection: str) -> Settings:

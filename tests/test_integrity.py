@@ -78,12 +78,19 @@ def test_missing_vectors_stop_the_opening_and_a_repair_restores_the_same_vectors
     Index(settings, embedder).close()  # opens again
 
 
-def test_orphan_vectors_are_named_by_document_and_removed(
+def _legacy_records(index: Index, ids: list[str], doc_id: str) -> None:
+    """Vector records as versions before Chroma kept the text wrote them: id, vector, doc_id."""
+    vectors = index.embedder.embed(list(ids))
+    index.vectors._collection.upsert(
+        ids=ids, embeddings=vectors, metadatas=[{"doc_id": doc_id}] * len(ids)
+    )
+
+
+def test_orphan_vectors_without_text_are_named_by_document_and_removed(
     filled: Index, settings: Settings, embedder: Embedder
 ) -> None:
     ghost_ids = ["ghost-1", "ghost-2", "ghost-3"]
-    vectors = embedder.embed(["one", "two", "three"])
-    filled.vectors.upsert(ghost_ids, vectors, ["gone-upload"] * 3)
+    _legacy_records(filled, ghost_ids, "gone-upload")
     report = check(filled)
     assert report.orphans == ghost_ids and report.orphan_documents == ["gone-upload"]
     filled.close()
@@ -99,11 +106,37 @@ def test_orphan_vectors_are_named_by_document_and_removed(
     index.close()
 
 
+def test_orphan_vectors_with_text_are_re_imported_into_the_catalog(
+    filled: Index, settings: Settings, embedder: Embedder
+) -> None:
+    # The catalog lost two documents that Chroma, the system of record, still holds.
+    lost = {d: filled.catalog.document(d) for d in ("d1", "d4")}
+    passages = filled.catalog.get_passages(
+        sorted(filled.catalog.passage_ids_of("d1") | filled.catalog.passage_ids_of("d4"))
+    )
+    filled.catalog.replace_documents([], removed=list(lost))
+    report = check(filled)
+    assert report.orphan_documents == ["d1", "d4"] and len(report.orphans) == 4
+    filled.close()
+    with pytest.raises(IndexMismatchError, match="re-imports them"):
+        Index(settings, embedder)
+
+    index = Index(settings, embedder, verify=False)
+    result = repair_index(index)
+    assert (result.imported, result.reembedded, result.removed) == (2, 0, 0)
+    assert result.after.ok
+    for doc_id, info in lost.items():
+        assert index.catalog.document(doc_id) == info  # every field, from Chroma
+    assert index.catalog.get_passages(sorted(passages)) == passages
+    assert index.catalog.keyword_search("city4", 5)  # back in the keyword index too
+    index.close()
+
+
 def test_equal_counts_with_other_ids_are_caught_by_the_sample(filled: Index) -> None:
     # One passage lost its vector and one vector has no passage: the counts still agree.
     [gone] = sorted(filled.catalog.passage_ids_of("d1"))[:1]
     filled.vectors.delete([gone])
-    filled.vectors.upsert(["stray"], filled.embedder.embed(["stray"]), ["elsewhere"])
+    _legacy_records(filled, ["stray"], "elsewhere")
     assert filled.count_passages() == filled.vectors.count()
     report = check(filled)  # 12 ids a side: the sample holds them all
     assert not report.ok and report.full
