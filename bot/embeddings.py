@@ -218,7 +218,8 @@ def load_embedder(
     path = resolve_model_path(spec)
     if backend == "onnx-int8":
         try:
-            from bot.onnx_embedder import OnnxInt8Embedder
+            import onnx  # noqa: F401  (the export)
+            import onnxruntime  # noqa: F401  (inference and quantization)
         except ImportError as exc:
             note = (
                 f"BOT_EMBEDDING_BACKEND=onnx-int8 fell back to torch because {exc.name or exc} "
@@ -228,6 +229,8 @@ def load_embedder(
             embedder: Embedder = SentenceTransformerEmbedder(spec, path, threads)
             embedder.note = note
             return embedder
+        from bot.onnx_embedder import OnnxInt8Embedder
+
         return OnnxInt8Embedder(spec, path, threads, cache_dir or Path("data") / "onnx")
     return SentenceTransformerEmbedder(spec, path, threads)
 
