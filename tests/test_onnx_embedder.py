@@ -50,7 +50,7 @@ def test_onnx_vectors_are_close_to_torch_ones(onnx: OnnxInt8Embedder, embedder: 
     assert cosines.min() >= 0.99, cosines
     # close, not equal: that is why an index is tied to one backend
     assert not np.allclose(int8, fp32, atol=1e-4)
-    # the same text embeds the same whatever it is batched with (padding is masked out)
+    # the same text embeds the same whatever it is batched with
     assert np.allclose(onnx.embed(SENTENCES[:1]), int8[:1], atol=1e-5)
 
 
