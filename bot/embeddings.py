@@ -206,10 +206,13 @@ BACKENDS = ("torch", "onnx-int8")
 def load_embedder(
     spec: str, threads: int = 1, backend: str = "torch", cache_dir: Path | None = None
 ) -> Embedder:
-    """The embedding model for `spec` on `backend`, loaded once per process. `onnx-int8`
-    exports the model into `cache_dir` the first time (the index passes its data folder's
-    `onnx/`; the default is `data/onnx`) and reuses the file after that. Without onnxruntime, `onnx-int8` falls back to torch with a warning; an index built with
-    onnx-int8 then refuses to open (`check_backend`), so the two are never mixed."""
+    """The embedding model for `spec` on `backend`, loaded once per process.
+
+    `onnx-int8` exports the model into `cache_dir` the first time (the index passes its data
+    folder's `onnx/`; the default is `data/onnx`) and reuses the file after that. Without
+    onnx or onnxruntime it falls back to torch with a warning: a new index is then built on
+    torch, and an index built with onnx-int8 refuses to open (`check_backend`), saying why,
+    so the two kinds of vectors are never mixed."""
     if backend not in BACKENDS:
         raise ConfigError(
             f"Unknown embedding backend {backend!r}. Set BOT_EMBEDDING_BACKEND to one of: "
