@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
@@ -177,14 +178,21 @@ def export_int8(model_path: Path, target: Path, threads: int = 1) -> None:
                 opset_version=17,
                 dynamo=False,  # the TorchScript exporter: the dynamo one needs onnxscript
             )
-        quantize_dynamic(
-            str(fp32),
-            str(int8),
-            weight_type=QuantType.QInt8,
-            op_types_to_quantize=["MatMul"],
-            per_channel=True,
-            nodes_to_exclude=_down_projections(fp32),
-        )
+        # onnxruntime logs advice on static quantization's pre-processing to the root logger,
+        # which a user would read as a problem; it does not apply to dynamic quantization.
+        advice = _Drop("Please consider to run pre-processing")
+        logging.getLogger().addFilter(advice)
+        try:
+            quantize_dynamic(
+                str(fp32),
+                str(int8),
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=["MatMul"],
+                per_channel=True,
+                nodes_to_exclude=_down_projections(fp32),
+            )
+        finally:
+            logging.getLogger().removeFilter(advice)
         os.replace(int8, target)
 
 
@@ -217,6 +225,17 @@ def _down_projections(path: Path) -> list[str]:
         if node.op_type == "MatMul"
         and any(len(shapes.get(i, [])) == 2 and shapes[i][0] > shapes[i][1] for i in node.input)
     ]
+
+
+class _Drop(logging.Filter):
+    """Drops log records whose message starts with `prefix`."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefix)
 
 
 def _read_json(path: Path) -> Any:
