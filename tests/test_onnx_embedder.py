@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -152,3 +153,11 @@ def test_an_onnx_index_refuses_the_torch_fallback_saying_why(
     fallback = load_embedder.__wrapped__(MODEL, 1, "onnx-int8", tmp_path / "onnx")
     with pytest.raises(ModelMismatchError, match="onnxruntime is not installed"):
         Index(settings, fallback)
+
+
+def test_threads_share_one_session_safely(onnx: OnnxInt8Embedder) -> None:
+    texts = [f"Envoy {i} spoke about the talks in Baku. " * (1 + i % 4) for i in range(24)]
+    alone = [onnx.embed([t]) for t in texts]
+    with ThreadPoolExecutor(6) as pool:
+        together = list(pool.map(lambda t: onnx.embed([t]), texts))
+    assert all(np.allclose(a, b) for a, b in zip(alone, together, strict=True))
