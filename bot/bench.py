@@ -244,6 +244,7 @@ def measured_env(settings: Settings) -> dict[str, str]:
         BOT_DATA_DIR=str(settings.data_dir),
         BOT_COLLECTION=settings.collection,
         BOT_EMBEDDING_MODEL=settings.embedding_model,
+        BOT_EMBEDDING_BACKEND=settings.embedding_backend,
         BOT_TORCH_THREADS=str(settings.torch_threads),
         BOT_BATCH_SIZE=str(settings.batch_size),
         BOT_TOP_K=str(settings.top_k),
@@ -305,20 +306,36 @@ def ingest_worker(corpus_path: Path) -> dict[str, Any]:
 
 
 def measure_raw_encode(settings: Settings, texts: list[str], sample: int) -> dict[str, Any]:
-    """Plain `SentenceTransformer.encode` on the same texts ingest embeds (or an even sample),
-    with its default batching (sorted by length, 32 a batch: faster than 64 or 16 here)."""
+    """The model alone on the same texts ingest embeds (or an even sample), on the backend
+    ingest used. For torch that is plain `SentenceTransformer.encode` with its default
+    batching (sorted by length, 32 a batch: faster than 64 or 16 here); for onnx-int8, the
+    same batching through our ONNX embedder, which has no other encode to compare with."""
     from sentence_transformers import SentenceTransformer
 
-    from bot.embeddings import resolve_model_path, set_torch_threads
+    from bot.embeddings import load_embedder, resolve_model_path, set_torch_threads
 
     set_torch_threads(settings.torch_threads)
-    model = SentenceTransformer(str(resolve_model_path(settings.embedding_model)), device="cpu")
     if sample and len(texts) > sample:
         step = len(texts) / sample
         texts = [texts[int(i * step)] for i in range(sample)]
-    model.encode(texts[:8])
+    encode: Any
+    if settings.embedding_backend == "torch":
+        path = resolve_model_path(settings.embedding_model)
+        encode = SentenceTransformer(str(path), device="cpu").encode
+    else:
+        embedder = load_embedder(
+            settings.embedding_model,
+            settings.torch_threads,
+            settings.embedding_backend,
+            settings.data_dir / "onnx",  # exported there by the ingest process
+        )
+
+        def encode(batch: list[str], show_progress_bar: bool = False) -> Any:
+            return embedder.embed(batch, batch_size=32)
+
+    encode(texts[:8])
     started = time.perf_counter()
-    model.encode(texts, show_progress_bar=False)  # its defaults: sorted by length, 32 a batch
+    encode(texts, show_progress_bar=False)
     seconds = time.perf_counter() - started
     return {"raw_encode_passages_per_s": round(len(texts) / seconds, 2), "raw_texts": len(texts)}
 
@@ -587,7 +604,9 @@ def run_benchmark(options: BenchOptions, settings: Settings) -> dict[str, Any]:
             "top_k": settings.top_k,
             "candidates": settings.candidates,
             "embedding_model": settings.embedding_model,
+            "embedding_backend": settings.embedding_backend,
         },
+        "embedding_backend": settings.embedding_backend,
     }
 
     if options.reuse_index and _index_size(settings) == corpus.passages:
@@ -668,7 +687,8 @@ def render(result: dict[str, Any]) -> str:
 
     lines = [
         f"corpus: {result['corpus']}",
-        f"questions: {result['questions']}, torch threads: {result['settings']['torch_threads']}, "
+        f"questions: {result['questions']}, backend: {result['embedding_backend']}, torch threads: "
+        f"{result['settings']['torch_threads']}, "
         f"load average {result['machine']['load_average_at_start']} -> "
         f"{result.get('load_average_at_end')}",
         f"ingest: {get('ingest_passages_per_s')} passages/s vs raw encode "

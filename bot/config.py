@@ -71,6 +71,11 @@ class Settings(BaseSettings):
         description="Embedding model: 'all-MiniLM-L6-v2' (packaged), a local folder, or an "
         "installed model package exposing get_model_path().",
     )
+    embedding_backend: Literal["torch", "onnx-int8"] = Field(
+        "torch",
+        description="What runs the embedding model: 'torch', or 'onnx-int8' (exported once to "
+        "an int8 ONNX file in the data folder, run by onnxruntime). An index is tied to one.",
+    )
     torch_threads: int = Field(
         1, ge=1, description="Threads for torch; 1 keeps a query fast while the other core is busy."
     )

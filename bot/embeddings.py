@@ -4,11 +4,17 @@
 Models load from files that ship inside PyPI packages or from a local folder: nothing is ever
 downloaded at run time. Loaded models are cached per process, so the CLI, the server and the
 tests pay the load once.
+
+A model runs on one of two backends (`BOT_EMBEDDING_BACKEND`): `torch`, or `onnx-int8`
+(`bot.onnx_embedder`), whose vectors are close to torch's but not equal. So the backend is
+part of an embedder's identity: the index records it beside the model's name, and
+`check_backend` refuses to mix the two.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import threading
 import warnings
@@ -20,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, ModelMismatchError
+
+log = logging.getLogger(__name__)
 
 #: Most model instances that embed at once (see `SentenceTransformerEmbedder`).
 MAX_INSTANCES = 4
@@ -37,6 +45,10 @@ class Embedder(ABC):
 
     name: str
     dimension: int
+    #: Which backend computes the vectors; recorded with the index (see `check_backend`).
+    backend: str = "torch"
+    #: Why the backend differs from the configured one, if it does (a fallback); else "".
+    note: str = ""
 
     @abstractmethod
     def embed_batch(self, texts: list[str]) -> np.ndarray:
@@ -187,7 +199,55 @@ def resolve_model_path(spec: str) -> Path:
     )
 
 
+BACKENDS = ("torch", "onnx-int8")
+
+
 @cache
-def load_embedder(spec: str, threads: int = 1) -> Embedder:
-    """The embedding model for `spec`, loaded once per process."""
-    return SentenceTransformerEmbedder(spec, resolve_model_path(spec), threads)
+def load_embedder(
+    spec: str, threads: int = 1, backend: str = "torch", cache_dir: Path | None = None
+) -> Embedder:
+    """The embedding model for `spec` on `backend`, loaded once per process.
+
+    `onnx-int8` exports the model into `cache_dir` the first time (the index passes its data
+    folder's `onnx/`; the default is `data/onnx`) and reuses the file after that. Without
+    onnx or onnxruntime it falls back to torch with a warning: a new index is then built on
+    torch, and an index built with onnx-int8 refuses to open (`check_backend`), saying why,
+    so the two kinds of vectors are never mixed."""
+    if backend not in BACKENDS:
+        raise ConfigError(
+            f"Unknown embedding backend {backend!r}. Set BOT_EMBEDDING_BACKEND to one of: "
+            f"{', '.join(BACKENDS)}."
+        )
+    path = resolve_model_path(spec)
+    if backend == "onnx-int8":
+        try:
+            import onnx  # noqa: F401  (the export)
+            import onnxruntime  # noqa: F401  (inference and quantization)
+        except ImportError as exc:
+            note = (
+                f"BOT_EMBEDDING_BACKEND=onnx-int8 fell back to torch because {exc.name or exc} "
+                "is not installed (`pip install onnxruntime onnx` brings it)"
+            )
+            log.warning("%s.", note)
+            embedder: Embedder = SentenceTransformerEmbedder(spec, path, threads)
+            embedder.note = note
+            return embedder
+        from bot.onnx_embedder import OnnxInt8Embedder
+
+        return OnnxInt8Embedder(spec, path, threads, cache_dir or Path("data") / "onnx")
+    return SentenceTransformerEmbedder(spec, path, threads)
+
+
+def check_backend(recorded: object, embedder: Embedder, where: str) -> None:
+    """Refuse an index whose vectors another backend computed (ModelMismatchError). An index
+    that records no backend predates the setting and was built with torch."""
+    built_with = str(recorded or "torch")
+    if built_with == embedder.backend:
+        return
+    because = f" ({embedder.note})" if embedder.note else ""
+    raise ModelMismatchError(
+        f"{where} was built with the {built_with!r} embedding backend, but this process embeds "
+        f"with {embedder.backend!r}{because}. Their vectors differ, so they must not be mixed. "
+        f"Set BOT_EMBEDDING_BACKEND={built_with} again, or re-index with the new backend: "
+        "`bot ingest --reindex PATH...` (or choose a new BOT_COLLECTION)."
+    )

@@ -42,7 +42,7 @@ from typing import Any
 from bot import locks
 from bot.catalog import Catalog, DocumentInfo
 from bot.config import Settings
-from bot.embeddings import Embedder, load_embedder, release_freed_memory
+from bot.embeddings import Embedder, check_backend, load_embedder, release_freed_memory
 from bot.errors import DocumentNotFoundError, IndexMismatchError, ModelMismatchError
 from bot.integrity import check, mismatch_message
 from bot.records import now_utc
@@ -77,7 +77,12 @@ class Index:
         """Open (or create) the index. Raises `IndexMismatchError`, saying how to repair,
         when the catalog and the vector store disagree, unless `verify` is False."""
         self.settings = settings
-        self.embedder = embedder or load_embedder(settings.embedding_model, settings.torch_threads)
+        self.embedder = embedder or load_embedder(
+            settings.embedding_model,
+            settings.torch_threads,
+            settings.embedding_backend,
+            settings.data_dir / "onnx",
+        )
         self._open_lock = locks.OpenLock(settings.data_dir)
         try:
             self.catalog = Catalog(settings.data_dir / f"{settings.collection}.sqlite")
@@ -106,12 +111,15 @@ class Index:
         built_with = self.catalog.get_meta("embedding_model")
         if built_with is None:
             self.catalog.set_meta("embedding_model", self.embedder.name)
+            self.catalog.set_meta("embedding_backend", self.embedder.backend)
         elif built_with != self.embedder.name:
             raise ModelMismatchError(
                 f"The keyword index {self.catalog.path} belongs to an index built with "
                 f"{built_with!r}, but {self.embedder.name!r} is configured. Set "
                 f"BOT_EMBEDDING_MODEL={built_with}, or re-index: `bot ingest --reindex PATH...`."
             )
+        where = f"The keyword index {self.catalog.path}"
+        check_backend(self.catalog.get_meta("embedding_backend"), self.embedder, where)
 
     def close(self) -> None:
         """Close the catalog (folding its write-ahead log into the file) and let go of the

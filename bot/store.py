@@ -1,8 +1,8 @@
 """The vector store: one Chroma collection of passage embeddings.
 
 Embedded (`chromadb.PersistentClient` in the data folder) by default, or a Chroma server
-(`chroma run`) when a host is configured. The collection records the embedding model's name
-and dimension in its metadata; opening it with another model raises `ModelMismatchError`
+(`chroma run`) when a host is configured. The collection records the embedding model's name,
+dimension and backend in its metadata; opening it with another model raises `ModelMismatchError`
 saying how to re-index. Vectors are computed by `bot.embeddings` and passed in explicitly;
 the collection still gets our embedding function so Chroma never loads its own default model.
 Chroma is the system of record: each record carries the passage's text and every field the
@@ -21,7 +21,7 @@ import numpy as np
 
 from bot import records
 from bot.catalog import DocumentInfo
-from bot.embeddings import Embedder
+from bot.embeddings import Embedder, check_backend
 from bot.errors import ModelMismatchError, StoreUnavailableError
 from bot.records import StoredDocument
 from bot.types import Passage
@@ -99,6 +99,7 @@ class VectorStore:
                 metadata={
                     "embedding_model": embedder.name,
                     "embedding_dimension": embedder.dimension,
+                    "embedding_backend": embedder.backend,
                     "hnsw:space": "cosine",
                 },
             )
@@ -120,6 +121,7 @@ class VectorStore:
             dimension and int(dimension) != self.embedder.dimension
         ):
             raise ModelMismatchError(_mismatch_message(self.name, built_with, self.embedder.name))
+        check_backend(meta.get("embedding_backend"), self.embedder, f"The index {self.name!r}")
 
     def count(self) -> int:
         return int(self._collection.count())

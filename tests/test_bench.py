@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.bench import (
@@ -120,3 +121,30 @@ def test_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path: Path) -> None:
     # 200 passages: a catalog and a Chroma folder, each something but not absurd.
     assert 0 < result["catalog_disk_mb"] < 50 and 0 < result["chroma_disk_mb"] < 200
     assert result["index_disk_mb"] == round(result["catalog_disk_mb"] + result["chroma_disk_mb"], 1)
+    assert result["embedding_backend"] == result["settings"]["embedding_backend"] == "torch"
+
+
+def test_raw_encode_runs_on_the_backend_ingest_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot import embeddings
+    from bot.bench import measure_raw_encode, measured_env
+
+    asked: list[tuple[object, ...]] = []
+
+    class Counting(embeddings.Embedder):
+        name, dimension, backend = "all-MiniLM-L6-v2", 3, "onnx-int8"
+
+        def embed_batch(self, texts: list[str]):  # type: ignore[no-untyped-def]
+            return np.ones((len(texts), 3), dtype=np.float32)
+
+    def fake_load(*args: object) -> embeddings.Embedder:
+        asked.append(args)
+        return Counting()
+
+    monkeypatch.setattr(embeddings, "load_embedder", fake_load)
+    settings = Settings.from_env({}, data_dir=tmp_path / "data", embedding_backend="onnx-int8")
+    result = measure_raw_encode(settings, [f"text {i}" for i in range(20)], 10)
+    assert result["raw_texts"] == 10 and result["raw_encode_passages_per_s"] > 0
+    assert asked and asked[0][2] == "onnx-int8"
+    assert measured_env(settings)["BOT_EMBEDDING_BACKEND"] == "onnx-int8"  # the ingest process
