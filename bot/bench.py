@@ -245,6 +245,7 @@ def measured_env(settings: Settings) -> dict[str, str]:
         BOT_COLLECTION=settings.collection,
         BOT_EMBEDDING_MODEL=settings.embedding_model,
         BOT_EMBEDDING_BACKEND=settings.embedding_backend,
+        BOT_CACHE_DIR=str(settings.cache_dir),
         BOT_TORCH_THREADS=str(settings.torch_threads),
         BOT_BATCH_SIZE=str(settings.batch_size),
         BOT_TOP_K=str(settings.top_k),
@@ -327,7 +328,7 @@ def measure_raw_encode(settings: Settings, texts: list[str], sample: int) -> dic
             settings.embedding_model,
             settings.torch_threads,
             settings.embedding_backend,
-            settings.data_dir / "onnx",  # exported there by the ingest process
+            settings.onnx_cache_dir,  # exported there by the ingest process
         )
 
         def encode(batch: list[str], show_progress_bar: bool = False) -> Any:
@@ -576,14 +577,20 @@ def measure_chroma_server(
 # --- the run -------------------------------------------------------------------------------------
 def run_benchmark(options: BenchOptions, settings: Settings) -> dict[str, Any]:
     """Build the corpus, ingest it, and measure; returns the figures as one flat-ish dict."""
-    from bot.embeddings import quiet_libraries
+    from bot.embeddings import quiet_libraries, resolve_backend
 
     quiet_libraries()
     if options.passages < 100:
         raise ConfigError("Use at least 100 passages (--passages): the gold set needs room.")
     work = options.out_dir / f"n{options.passages}"
     settings = settings.replace(
-        data_dir=work / "data", collection="bench", chroma_host="", llm_base_url="", llm_model=""
+        data_dir=work / "data",
+        collection="bench",
+        chroma_host="",
+        llm_base_url="",
+        llm_model="",
+        # "auto" is decided here, for a new index, so that every process measures the same one
+        embedding_backend=resolve_backend(settings.embedding_backend, None),
     )
     _log(f"building a corpus of {options.passages} passages")
     corpus = build_corpus(options.passages, options.squad_dir, options.article)

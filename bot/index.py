@@ -42,11 +42,17 @@ from typing import Any
 from bot import locks
 from bot.catalog import Catalog, DocumentInfo
 from bot.config import Settings
-from bot.embeddings import Embedder, check_backend, load_embedder, release_freed_memory
+from bot.embeddings import (
+    Embedder,
+    check_backend,
+    load_embedder,
+    release_freed_memory,
+    resolve_backend,
+)
 from bot.errors import DocumentNotFoundError, IndexMismatchError, ModelMismatchError
 from bot.integrity import check, mismatch_message
 from bot.records import now_utc
-from bot.store import VectorStore, chroma_client
+from bot.store import VectorStore, chroma_client, collection_metadata
 from bot.sync import Sync, changes_name
 from bot.types import Document, Passage
 
@@ -77,19 +83,19 @@ class Index:
         """Open (or create) the index. Raises `IndexMismatchError`, saying how to repair,
         when the catalog and the vector store disagree, unless `verify` is False."""
         self.settings = settings
-        self.embedder = embedder or load_embedder(
-            settings.embedding_model,
-            settings.torch_threads,
-            settings.embedding_backend,
-            settings.data_dir / "onnx",
-        )
         self._open_lock = locks.OpenLock(settings.data_dir)
         try:
             self.catalog = Catalog(settings.data_dir / f"{settings.collection}.sqlite")
-            self._check_catalog_model()
             self._client = chroma_client(
                 settings.data_dir, settings.chroma_host, settings.chroma_port
             )
+            self.embedder = embedder or load_embedder(
+                settings.embedding_model,
+                settings.torch_threads,
+                resolve_backend(settings.embedding_backend, self._recorded_backend()),
+                settings.onnx_cache_dir,
+            )
+            self._check_catalog_model()
             self.vectors = VectorStore(self._client, settings.collection, self.embedder)
             self.sync = Sync(self, self._client)
             with self.writing():  # another process's write finishes first
@@ -106,6 +112,17 @@ class Index:
         except BaseException:
             self.close()
             raise
+
+    def _recorded_backend(self) -> str | None:
+        """The embedding backend this index was built with, as the catalog or (on a replica's
+        first start) the Chroma collection records it; "torch" for an index from before the
+        setting; None when there is no index yet."""
+        if self.catalog.get_meta("embedding_model") is not None:
+            return self.catalog.get_meta("embedding_backend") or "torch"
+        meta = collection_metadata(self._client, self.settings.collection)
+        if meta and meta.get("embedding_model"):
+            return str(meta.get("embedding_backend") or "torch")
+        return None
 
     def _check_catalog_model(self) -> None:
         built_with = self.catalog.get_meta("embedding_model")

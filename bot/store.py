@@ -86,6 +86,18 @@ def chroma_client(data_dir: Path, host: str = "", port: int = 8000) -> Any:
     return chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=settings)
 
 
+def collection_metadata(client: Any, name: str) -> dict[str, Any] | None:
+    """The metadata of the collection `name` (the model and backend it was built with), or
+    None when it does not exist or cannot be read; loads no model."""
+    try:
+        collection = client.get_collection(
+            name, embedding_function=ChromaEmbeddingFunction("unknown")
+        )
+    except Exception:  # missing, or made with another embedding function: nothing to read
+        return None
+    return dict(collection.metadata or {})
+
+
 class VectorStore:
     """Passage vectors in one Chroma collection, tied to one embedding model."""
 

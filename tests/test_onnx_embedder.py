@@ -161,3 +161,30 @@ def test_threads_share_one_session_safely(onnx: OnnxInt8Embedder) -> None:
     with ThreadPoolExecutor(6) as pool:
         together = list(pool.map(lambda t: onnx.embed([t]), texts))
     assert all(np.allclose(a, b) for a, b in zip(alone, together, strict=True))
+
+
+def test_auto_keeps_an_index_backend_and_gives_a_new_index_onnx(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    cache = {"cache_dir": tmp_path / "cache"}
+    old = Settings.from_env({}, data_dir=tmp_path / "old", **cache)
+    index = Index(old, embedder)  # built on torch, as every index before the setting
+    ingest_paths(index, [ARTICLE])
+    index.close()
+    reopened = Index(old)  # BOT_EMBEDDING_BACKEND=auto, the default
+    assert reopened.embedder.backend == "torch" and reopened.count_passages() > 0
+    reopened.close()
+
+    new = Settings.from_env({}, data_dir=tmp_path / "new", **cache)
+    index = Index(new)
+    assert index.embedder.backend == "onnx-int8"
+    assert list((tmp_path / "cache" / "onnx").glob("*.onnx"))  # exported to the shared cache
+    ingest_paths(index, [ARTICLE])
+    passages = index.count_passages()
+    index.close()
+    # A replica's first start: no catalog yet, so the Chroma collection says which backend.
+    for path in (tmp_path / "new").glob("articles.sqlite*"):
+        path.unlink()
+    replica = Index(new)
+    assert replica.embedder.backend == "onnx-int8" and replica.count_passages() == passages
+    replica.close()
