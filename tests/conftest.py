@@ -18,7 +18,7 @@ import pytest
 
 from bot.chain import ChatBot
 from bot.config import Settings
-from bot.embeddings import Embedder, load_embedder, quiet_libraries
+from bot.embeddings import Embedder, load_embedder, quiet_libraries, resolve_backend
 from bot.index import Index
 from bot.ingest import ingest_paths
 from bot.procs import free_port, running_server
@@ -42,7 +42,17 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return load_embedder("all-MiniLM-L6-v2", 1)
+    """The embedding model as a new index gets it by default (`BOT_EMBEDDING_BACKEND=auto`),
+    the same one a `bot` child process of a test loads for a new data folder."""
+    defaults = Settings()
+    backend = resolve_backend(defaults.embedding_backend, None)
+    return load_embedder(defaults.embedding_model, 1, backend, defaults.onnx_cache_dir)
+
+
+@pytest.fixture(scope="session")
+def torch_embedder() -> Embedder:
+    """The model on torch, for tests about the backends themselves."""
+    return load_embedder("all-MiniLM-L6-v2", 1, "torch")
 
 
 @pytest.fixture

@@ -43,8 +43,10 @@ def onnx(onnx_cache: Path) -> OnnxInt8Embedder:
     return OnnxInt8Embedder(MODEL, resolve_model_path(MODEL), 1, onnx_cache)
 
 
-def test_onnx_vectors_are_close_to_torch_ones(onnx: OnnxInt8Embedder, embedder: Embedder) -> None:
-    int8, fp32 = onnx.embed(SENTENCES), embedder.embed(SENTENCES)
+def test_onnx_vectors_are_close_to_torch_ones(
+    onnx: OnnxInt8Embedder, torch_embedder: Embedder
+) -> None:
+    int8, fp32 = onnx.embed(SENTENCES), torch_embedder.embed(SENTENCES)
     assert int8.shape == fp32.shape == (len(SENTENCES), 384)
     assert np.allclose(np.linalg.norm(int8, axis=1), 1.0, atol=1e-5)
     cosines = (int8 * fp32).sum(axis=1)
@@ -115,10 +117,10 @@ def test_an_unknown_backend_says_which_exist() -> None:
 
 
 def test_a_torch_index_refuses_the_onnx_backend_and_back(
-    tmp_path: Path, embedder: Embedder, onnx: OnnxInt8Embedder
+    tmp_path: Path, torch_embedder: Embedder, onnx: OnnxInt8Embedder
 ) -> None:
     torch_settings = Settings.from_env({}, data_dir=tmp_path / "torch")
-    index = Index(torch_settings, embedder)
+    index = Index(torch_settings, torch_embedder)
     ingest_paths(index, [ARTICLE])
     index.close()
     with pytest.raises(ModelMismatchError, match="BOT_EMBEDDING_BACKEND=torch") as refused:
@@ -131,17 +133,17 @@ def test_a_torch_index_refuses_the_onnx_backend_and_back(
     assert index.vectors.count() > 0
     index.close()
     with pytest.raises(ModelMismatchError, match="BOT_EMBEDDING_BACKEND=onnx-int8"):
-        Index(onnx_settings, embedder)
+        Index(onnx_settings, torch_embedder)
     Index(onnx_settings, onnx).close()  # the same backend still opens it
 
 
 def test_the_vector_store_alone_refuses_the_other_backend(
-    tmp_path: Path, embedder: Embedder, onnx: OnnxInt8Embedder
+    tmp_path: Path, torch_embedder: Embedder, onnx: OnnxInt8Embedder
 ) -> None:
     client = chroma_client(tmp_path / "data")
     VectorStore(client, "articles", onnx)
     with pytest.raises(ModelMismatchError, match=r"The index 'articles'.*'onnx-int8'"):
-        VectorStore(client, "articles", embedder)
+        VectorStore(client, "articles", torch_embedder)
 
 
 def test_an_onnx_index_refuses_the_torch_fallback_saying_why(
@@ -164,11 +166,11 @@ def test_threads_share_one_session_safely(onnx: OnnxInt8Embedder) -> None:
 
 
 def test_auto_keeps_an_index_backend_and_gives_a_new_index_onnx(
-    tmp_path: Path, embedder: Embedder
+    tmp_path: Path, torch_embedder: Embedder
 ) -> None:
     cache = {"cache_dir": tmp_path / "cache"}
     old = Settings.from_env({}, data_dir=tmp_path / "old", **cache)
-    index = Index(old, embedder)  # built on torch, as every index before the setting
+    index = Index(old, torch_embedder)  # built on torch, as every index before the setting
     ingest_paths(index, [ARTICLE])
     index.close()
     reopened = Index(old)  # BOT_EMBEDDING_BACKEND=auto, the default
