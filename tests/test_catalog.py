@@ -90,3 +90,26 @@ def test_idf_keys_are_content_term_stems_while_counts_come_from_fts_stems(
 
 def test_idf_of_stop_words_only_is_empty(catalog: Catalog) -> None:
     assert catalog.idf("What is the one about?") == {}
+
+
+def test_counts_and_vocabulary_follow_writes_from_this_and_other_connections(
+    catalog: Catalog,
+) -> None:
+    """The count and the vocabulary are kept between questions and read again only when a
+    write happened: through this object, or through another process's connection."""
+    other = Catalog(catalog.path)  # as a `bot ingest` beside a running server
+    try:
+        assert catalog.count_passages() == 4 and "vienna" in catalog.vocabulary()
+        version = catalog.version()
+        assert catalog.version() == version  # reading changes nothing
+        text = "Envoys met again in Geneva."
+        doc = DocumentInfo("d5", "News", "d5.txt", "", "", 1, len(text), "", "hash5")
+        other.replace_documents(
+            [(doc, [Passage("d5#p0", "d5", "News", "d5.txt", "", "", 0, 0, len(text), text)])]
+        )
+        assert catalog.version() != version
+        assert catalog.count_passages() == 5 and "geneva" in catalog.vocabulary()
+        catalog.delete_document("d1")
+        assert catalog.count_passages() == 4 and other.count_passages() == 4
+    finally:
+        other.close()
