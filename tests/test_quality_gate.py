@@ -32,20 +32,21 @@ KINDS = {
     "multi-article", "demonym",
 }  # fmt: skip
 
-# metric -> lowest accepted value; the comment gives the value measured when it was set
+# metric -> lowest accepted value; the comment gives the value measured, on the onnx-int8
+# vectors a new index gets by default (the fixture `embedder`)
 ARTICLE_THRESHOLDS = {
     "retrieval.recall@5": 0.92,  # measured 0.978
     "answer.contains_gold": 0.77,  # measured 0.822
     "answer.short_f1_all": 0.70,  # measured 0.759
     "refusal.answerable_answered_rate": 0.92,  # measured 0.978
-    "refusal.unanswerable_refused_rate": 0.11,  # measured 0.188
+    "refusal.unanswerable_refused_rate": 0.11,  # measured 0.250 (0.188 on torch vectors)
     "citations.precision": 0.76,  # measured 0.818
     "citations.recall": 0.75,  # measured 0.800
 }
 NEWS_THRESHOLDS = {
     "retrieval.recall@5": 0.92,  # measured 0.960
-    "answer.short_f1_all": 0.53,  # measured 0.589
-    "overall.right": 0.61,  # measured 0.657
+    "answer.short_f1_all": 0.53,  # measured 0.579 (0.589 on torch vectors)
+    "overall.right": 0.61,  # measured 0.649 (0.657 on torch vectors)
 }
 # kind -> lowest accepted share of right answers on the news set
 NEWS_KIND_RIGHT = {
@@ -57,7 +58,7 @@ NEWS_KIND_RIGHT = {
     "near-miss": 0.27,  # measured 0.318 (7 of 22)
     "numeric": 0.73,  # measured 0.800 (12 of 15)
     "two-part": 0.58,  # measured 0.667 (8 of 12)
-    "typo": 0.66,  # measured 0.733 (11 of 15)
+    "typo": 0.66,  # measured 0.667 (10 of 15; 11 on torch vectors)
 }
 
 # Every test here reads one evaluation of a whole question set (~10-30 s each).
