@@ -79,9 +79,10 @@ def bot_url(tmp_path_factory: pytest.TempPathFactory, llm_url: str) -> Iterator[
         BOT_LLM_TIMEOUT_S="120",
         BOT_TOP_K="3",
         # What a 135M model writes depends on the passages it is given, in their order. On
-        # onnx-int8 vectors the three passages come in another order and the model wrote "Armenia
-        # brokered the ceasefire", which no passage supports, so it got no citation. These tests
-        # check the mechanics, so they keep the retrieval they were written against.
+        # onnx-int8 vectors the three passages come in another order, and the model wrote its
+        # (wrong) sentence without a marker; no passage supports it, so the check added none and
+        # the answer had no citation. These tests check the mechanics, so they keep the
+        # retrieval they were written against.
         BOT_EMBEDDING_BACKEND="torch",
     )
     url = f"http://127.0.0.1:{port}"
