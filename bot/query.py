@@ -118,14 +118,17 @@ def known_places() -> frozenset[str]:
 
     names: set[str] = set()
     for country in all_countries():
-        for name in (country.name(), _capital(country)):
-            if name:
-                names.add(name.lower())
+        names.update(n.lower() for n in (country.name(), *_capitals(country)) if n)
     return frozenset(names)
 
 
-def _capital(country: object) -> str:
+def _capitals(country: object) -> list[str]:
+    """A country's capital or capitals: the table gives a string, or a list for a few
+    ("Vatican City" is given as ['Vatican City'])."""
     try:
-        return str(country.capital() or "")  # type: ignore[attr-defined]
+        capital = country.capital()  # type: ignore[attr-defined]
     except Exception:  # a few territories have no capital in the table
-        return ""
+        return []
+    if isinstance(capital, str):
+        return [capital]
+    return [str(c) for c in capital or []]

@@ -331,6 +331,7 @@ class Service:
             **sizes,
             "mode": self.bot.answerer.mode,
             "embedding_model": self.index.embedder.name,
+            "embedding_backend": self.index.embedder.backend,
             "store": f"chroma server {self.settings.chroma_host}:{self.settings.chroma_port}"
             if self.settings.chroma_host
             else "embedded chroma",

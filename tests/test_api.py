@@ -269,6 +269,8 @@ def test_health_is_open_and_the_key_opens_the_rest(server: Server, api: httpx.Cl
     health = httpx.get(f"{server.url}/api/health", timeout=30)
     assert health.status_code == 200
     assert health.json()["documents"] >= 1 and health.json()["passages"] >= 20
+    # which vectors answer: a new index gets onnx-int8 (BOT_EMBEDDING_BACKEND=auto)
+    assert health.json()["embedding_backend"] == "onnx-int8"
     assert api.get("/api/documents").status_code == 200
 
 

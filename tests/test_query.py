@@ -52,3 +52,12 @@ def test_vocabulary_follows_the_index(index: Index) -> None:
     vocabulary = index.catalog.vocabulary()
     assert vocabulary["yerevan"] >= 1
     assert index.catalog.surface_word("peacekeep") in {"peacekeepers", "peacekeeping"}
+
+
+def test_known_places_hold_countries_and_every_capital() -> None:
+    from bot.query import known_places
+
+    places = known_places()
+    assert {"azerbaijan", "baku", "armenia", "yerevan"} <= places
+    # a capital the table gives as a list is a place too, not the list's text
+    assert "vatican city" in places and not any(p.startswith("[") for p in places)
