@@ -157,7 +157,8 @@ def test_an_upload_to_one_server_is_answered_by_the_other_and_a_removal_too(
     assert uploaded.status_code == 200, uploaded.text
     assert uploaded.json()["added"] == ["valdoria-tunnel"]
 
-    _within(SYNC_WITHIN_S, lambda: "valdoria-tunnel" in _cited(b, TUNNEL_QUESTION))
+    seconds = _within(SYNC_WITHIN_S, lambda: "valdoria-tunnel" in _cited(b, TUNNEL_QUESTION))
+    print(f"\nuploaded through A, cited through B after {seconds:.1f} s")  # pytest -s
     listed = {d["doc_id"]: d for d in b.get("/api/documents").json()}
     assert listed["valdoria-tunnel"]["title"] == "Harbour tunnel opens in Valdoria"
     sync = b.get("/api/health").json()["sync"]
@@ -165,7 +166,8 @@ def test_an_upload_to_one_server_is_answered_by_the_other_and_a_removal_too(
 
     removed = b.delete("/api/documents/valdoria-tunnel")
     assert removed.status_code == 200, removed.text
-    _within(SYNC_WITHIN_S, lambda: "valdoria-tunnel" not in _cited(a, TUNNEL_QUESTION))
+    seconds = _within(SYNC_WITHIN_S, lambda: "valdoria-tunnel" not in _cited(a, TUNNEL_QUESTION))
+    print(f"removed through B, no longer cited through A after {seconds:.1f} s")
     assert "valdoria-tunnel" not in {d["doc_id"] for d in a.get("/api/documents").json()}
     health_a, health_b = a.get("/api/health").json(), b.get("/api/health").json()
     assert health_a["passages"] == health_b["passages"] == health_a["vectors"]
