@@ -235,18 +235,36 @@ def load_embedder(
             import onnx  # noqa: F401  (the export)
             import onnxruntime  # noqa: F401  (inference and quantization)
         except ImportError as exc:
-            note = (
-                f"BOT_EMBEDDING_BACKEND=onnx-int8 fell back to torch because {exc.name or exc} "
-                "is not installed (`pip install onnxruntime onnx` brings it)"
+            return _torch_instead(
+                spec,
+                path,
+                threads,
+                f"{exc.name or exc} is not installed (`pip install onnxruntime onnx` brings it)",
             )
-            log.warning("%s.", note)
-            embedder: Embedder = SentenceTransformerEmbedder(spec, path, threads)
-            embedder.note = note
-            return embedder
         from bot.onnx_embedder import OnnxInt8Embedder
 
-        return OnnxInt8Embedder(spec, path, threads, cache_dir or _default_cache())
+        cache = cache_dir or _default_cache()
+        try:
+            return OnnxInt8Embedder(spec, path, threads, cache)
+        except OSError as exc:  # e.g. a cache folder this user cannot write
+            return _torch_instead(
+                spec,
+                path,
+                threads,
+                f"its export cannot be made or read in {cache} ({exc}); set "
+                "BOT_CACHE_DIR to a folder this user can write",
+            )
     return SentenceTransformerEmbedder(spec, path, threads)
+
+
+def _torch_instead(spec: str, path: Path, threads: int, because: str) -> Embedder:
+    """The torch embedder, noting why onnx-int8 could not be used (shown when an index built
+    with onnx-int8 then refuses it)."""
+    note = f"BOT_EMBEDDING_BACKEND=onnx-int8 fell back to torch because {because}"
+    log.warning("%s.", note)
+    embedder = SentenceTransformerEmbedder(spec, path, threads)
+    embedder.note = note
+    return embedder
 
 
 def _default_cache() -> Path:

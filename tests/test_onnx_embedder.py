@@ -109,6 +109,17 @@ def test_without_onnxruntime_it_falls_back_to_torch_with_a_warning(
     Index(settings, fallback).close()
 
 
+def test_a_cache_folder_it_cannot_write_falls_back_to_torch_saying_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would go", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="bot.embeddings"):
+        fallback = load_embedder.__wrapped__(MODEL, 1, "onnx-int8", blocked / "onnx")
+    assert fallback.backend == "torch"
+    assert "BOT_CACHE_DIR" in fallback.note and "BOT_CACHE_DIR" in caplog.text
+
+
 def test_an_unknown_backend_says_which_exist() -> None:
     with pytest.raises(ConfigError, match="torch, onnx-int8"):
         load_embedder.__wrapped__(MODEL, 1, "onnx-fp16")
