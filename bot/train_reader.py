@@ -121,6 +121,21 @@ def answer_sentence(spans: list[tuple[int, int]], answer: dict[str, Any]) -> int
     return next((i for i, (s, e) in enumerate(spans) if s <= start and end <= e), None)
 
 
+def sentence_questions(
+    article: dict[str, Any],
+) -> Iterator[tuple[dict[str, Any], str, list[tuple[int, int]], int]]:
+    """Each question of an article whose first answer lies within one sentence, in order:
+    (the question, its paragraph's text, the paragraph's sentence spans, the index of the
+    sentence that holds the answer). For checks and calibration on held-out articles."""
+    for paragraph in article["paragraphs"]:
+        context = paragraph["context"]
+        spans = sentence_spans(context)
+        for qa in paragraph["qas"]:
+            held = answer_sentence(spans, qa["answers"][0])
+            if held is not None:
+                yield qa, context, spans, held
+
+
 def swap_pools(article: dict[str, Any]) -> tuple[list[str], list[str]]:
     """The names and the numbers among an article's answers: what a swapped question takes."""
     answers = [
@@ -447,15 +462,11 @@ def _held_out_cases(
 ) -> Iterator[tuple[str, list[str], int, str, list[str], list[str]]]:
     for article in articles:
         names, numbers = swap_pools(article)
-        cases = []
-        for paragraph in article["paragraphs"]:
-            context = paragraph["context"]
-            spans = sentence_spans(context)
-            for qa in paragraph["qas"]:
-                held = answer_sentence(spans, qa["answers"][0])
-                if held is not None and len(spans) > 1:
-                    sentences = [context[s:e] for s, e in spans]
-                    cases.append((qa["question"], sentences, held, qa["answers"][0]["text"]))
+        cases = [
+            (qa["question"], [context[s:e] for s, e in spans], held, qa["answers"][0]["text"])
+            for qa, context, spans, held in sentence_questions(article)
+            if len(spans) > 1
+        ]
         rng.shuffle(cases)
         for case in cases[:per_article]:
             yield (*case, names, numbers)

@@ -34,11 +34,10 @@ from bot.embeddings import quiet_libraries  # noqa: E402
 from bot.ingest import ingest_paths  # noqa: E402
 from bot.metrics import best_over, contains_answer, token_f1  # noqa: E402
 from bot.reader import DEFAULT_READER_DIR, META_FILE  # noqa: E402
-from bot.text import sentence_spans  # noqa: E402
 from bot.train_reader import (  # noqa: E402
-    answer_sentence,
     auc,
     load_squad,
+    sentence_questions,
     split_articles,
     swap_pools,
     swap_question,
@@ -55,16 +54,9 @@ def held_out_cases(articles: list[dict], per_article: int, seed: int) -> list[di
     for article in articles:
         names, numbers = swap_pools(article)
         chosen = []
-        for paragraph in article["paragraphs"]:
-            context = paragraph["context"]
-            spans = sentence_spans(context)
-            for qa in paragraph["qas"]:
-                held = answer_sentence(spans, qa["answers"][0])
-                if held is not None:
-                    a, b = spans[held]
-                    chosen.append(
-                        (qa["question"], [x["text"] for x in qa["answers"]], context[a:b])
-                    )
+        for qa, context, spans, held in sentence_questions(article):
+            a, b = spans[held]
+            chosen.append((qa["question"], [x["text"] for x in qa["answers"]], context[a:b]))
         rng.shuffle(chosen)
         for question, golds, sentence in chosen[:per_article]:
             swapped = swap_question(question, sentence, names, numbers, rng)
