@@ -228,9 +228,11 @@ def add_command(subparsers: Any) -> None:
     """Register `bot backup` and `bot restore`."""
     p = subparsers.add_parser(
         "backup",
-        help="Write a consistent snapshot of the catalog, vectors and feedback into DIR.",
-        description="Copies the catalog (SQLite backup API), the embedded Chroma folder and "
-        "the feedback log while writes are paused; a running server may go on answering.",
+        help="Write a consistent snapshot of the catalog, vectors, feedback and watched feeds "
+        "into DIR.",
+        description="Copies the catalog (SQLite backup API), the embedded Chroma folder, the "
+        "feedback log and the watched feeds while writes are paused; a running server may go on "
+        "answering.",
     )
     p.add_argument("dir", type=Path, help="A new or empty folder for the backup.")
     p.set_defaults(func=cmd_backup)

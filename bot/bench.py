@@ -311,8 +311,6 @@ def measure_raw_encode(settings: Settings, texts: list[str], sample: int) -> dic
     ingest used. For torch that is plain `SentenceTransformer.encode` with its default
     batching (sorted by length, 32 a batch: faster than 64 or 16 here); for onnx-int8, the
     same batching through our ONNX embedder, which has no other encode to compare with."""
-    from sentence_transformers import SentenceTransformer
-
     from bot.embeddings import load_embedder, resolve_model_path, set_torch_threads
 
     set_torch_threads(settings.torch_threads)
@@ -321,6 +319,8 @@ def measure_raw_encode(settings: Settings, texts: list[str], sample: int) -> dic
         texts = [texts[int(i * step)] for i in range(sample)]
     encode: Any
     if settings.embedding_backend == "torch":
+        from sentence_transformers import SentenceTransformer  # only torch's encode needs it
+
         path = resolve_model_path(settings.embedding_model)
         encode = SentenceTransformer(str(path), device="cpu").encode
     else:
