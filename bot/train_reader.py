@@ -87,6 +87,8 @@ class TrainConfig:
     checkpoint_every: int = 200
     base_model: str = "all-MiniLM-L6-v2"
     name: str = "newsbot-reader-minilm-l6"
+    #: A reader folder to continue training from; the questions its run trained on are left out.
+    init_from: str = ""
 
 
 def load_squad(path: Path) -> list[dict[str, Any]]:
@@ -175,10 +177,19 @@ def swap_question(
 
 
 def make_examples(
-    articles: list[dict[str, Any]], config: TrainConfig, rng: random.Random
+    articles: list[dict[str, Any]],
+    config: TrainConfig,
+    rng: random.Random,
+    skip: frozenset[str] = frozenset(),
 ) -> list[Example]:
-    """Positives and made negatives for up to `config.questions` questions of `articles`."""
-    total = sum(len(p["qas"]) for a in articles for p in a["paragraphs"])
+    """Positives and made negatives for up to `config.questions` questions of `articles`,
+    leaving out the questions in `skip`."""
+    total = sum(
+        qa["question"].strip() not in skip
+        for a in articles
+        for p in a["paragraphs"]
+        for qa in p["qas"]
+    )
     keep = min(1.0, config.questions / max(total, 1))
     examples: list[Example] = []
     for article in articles:
@@ -190,6 +201,8 @@ def make_examples(
         for pi, (paragraph, spans) in enumerate(paragraphs):
             context = paragraph["context"]
             for qa in paragraph["qas"]:
+                if qa["question"].strip() in skip:
+                    continue
                 if not qa["answers"] or rng.random() >= keep:
                     continue
                 answer = qa["answers"][0]
@@ -303,8 +316,11 @@ def train(config: TrainConfig, log: Any = print) -> dict[str, Any]:
     data_path = Path(config.data)
     articles = load_squad(data_path)
     train_articles, held_out = split_articles(articles, config.held_out_articles, config.seed)
-    rng = random.Random(config.seed)
-    examples = make_examples(train_articles, config, rng)
+    previous = _previous_run(config, train_articles) if config.init_from else None
+    rng = random.Random(config.seed + (1 if previous else 0))
+    examples = make_examples(
+        train_articles, config, rng, previous["questions"] if previous else frozenset()
+    )
     kinds: dict[str, int] = {}
     for ex in examples:
         kinds[ex.kind] = kinds.get(ex.kind, 0) + 1
@@ -315,6 +331,12 @@ def train(config: TrainConfig, log: Any = print) -> dict[str, Any]:
     plan = (plan * math.ceil(steps / max(len(plan), 1)))[:steps]
 
     model = build_model(base_path)
+    if previous:
+        from safetensors.torch import load_file
+
+        start = load_file(str(Path(config.init_from) / WEIGHTS_FILE))
+        model.load_state_dict({k: v.float() for k, v in start.items()}, strict=False)
+        log(f"continuing from {config.init_from} ({len(previous['questions'])} questions left out)")
     for name, param in model.named_parameters():
         if name.startswith(FROZEN_PREFIXES):
             param.requires_grad_(False)
@@ -374,6 +396,8 @@ def train(config: TrainConfig, log: Any = print) -> dict[str, Any]:
     held_out_metrics = evaluate_held_out(model, tokenizer, held_out, config)
     log(f"held out: {held_out_metrics}")
     meta = write_model(model, out, config, data_path, kinds, len(encoded), steps, losses)
+    if previous:
+        meta["previous"] = previous["meta"]
     meta["train_seconds"] = round(train_seconds, 1)
     meta["held_out"] = held_out_metrics
     meta["total_seconds"] = round(time.time() - started, 1)
@@ -381,6 +405,40 @@ def train(config: TrainConfig, log: Any = print) -> dict[str, Any]:
     (out / CARD_FILE).write_text(model_card(meta), encoding="utf-8")
     checkpoint.unlink(missing_ok=True)  # only a run that stopped part-way resumes from it
     return meta
+
+
+def _previous_run(config: TrainConfig, train_articles: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run that made the reader in `config.init_from`: its metadata (without its own
+    history's loss curve) and the questions it trained on, rebuilt from its recorded config.
+    It must have held out the same articles, so the held-out check stays unseen."""
+    folder = Path(config.init_from)
+    try:
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        fields = {f for f in TrainConfig.__dataclass_fields__}
+        earlier = TrainConfig(
+            **{k: v for k, v in meta["config"].items() if k in fields and k not in {"data"}},
+            data=config.data,
+            out="",
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"Cannot continue from {folder}: no readable {META_FILE} ({exc})."
+        ) from None
+    if (earlier.seed, earlier.held_out_articles) != (config.seed, config.held_out_articles):
+        raise ConfigError(
+            f"{folder} was trained with seed {earlier.seed} and {earlier.held_out_articles} "
+            "held-out articles; continue it with the same --seed and --held-out-articles so the "
+            "held-out articles stay unseen."
+        )
+    if earlier.init_from:
+        raise ConfigError(f"{folder} is itself a continued run; continue from its first stage.")
+    seen = make_examples(train_articles, earlier, random.Random(earlier.seed))
+    questions = frozenset(ex.question for ex in seen if ex.kind == "positive")
+    kept = {k: v for k, v in meta.items() if k not in {"loss_curve", "previous"}}
+    kept["loss_curve"] = meta.get("loss_curve", [])[
+        :: max(1, len(meta.get("loss_curve", [])) // 12)
+    ]
+    return {"meta": kept, "questions": questions}
 
 
 def _trainable_state(model: Any) -> dict[str, Any]:
@@ -484,11 +542,10 @@ def auc(positive: list[float], negative: list[float]) -> float:
 def model_card(meta: dict[str, Any]) -> str:
     """The model card (README.md beside the weights)."""
     cfg = meta["config"]
-    curve = ", ".join(
-        f"{s}: {loss}" for s, loss in meta["loss_curve"][:: max(1, len(meta["loss_curve"]) // 12)]
-    )
     held = meta.get("held_out", {})
-    kinds = ", ".join(f"{k} {v:,}" for k, v in meta["pairs_by_kind"].items())
+    stages = [*([meta["previous"]] if meta.get("previous") else []), meta]
+    recipe = "\n".join(_stage_recipe(n, stage, len(stages)) for n, stage in enumerate(stages, 1))
+    commands = "\n".join(_stage_command(n, stage, len(stages)) for n, stage in enumerate(stages, 1))
     return f"""# {meta["name"]}
 
 The reader of newsbot (`bot/reader.py`): for a (question, sentence) pair it gives the best answer
@@ -503,15 +560,10 @@ answering sentence, gives the short answer, and decides refusal.
   (sha256 `{meta["data"]["sha256"]}`), {cfg["held_out_articles"]} articles held out.
   Licence **CC BY-SA 4.0**; these weights are derived from it and carry the same licence.
   The SQuAD 2.0 dev sample in `eval/` was not used for training or tuning.
-- **Pairs:** {meta["pairs"]:,} (question, sentence) pairs, made as {kinds}. Negatives are
-  made: other sentences of the same paragraph, sentences of other paragraphs of the same
-  article, and the answering sentence with the question's key name or number swapped for
-  another of the article.
-- **Recipe:** seed {cfg["seed"]}, {meta["steps"]:,} steps of batch {cfg["batch_size"]},
-  max length {cfg["max_length"]} tokens, AdamW lr {cfg["lr"]} (linear warm-up {cfg["warmup"]},
-  then linear decay), weight decay {cfg["weight_decay"]}, {cfg["threads"]} CPU threads:
-  {meta.get("train_seconds", 0) / 60:.0f} minutes of training.
-- **Loss curve** (step: mean loss of the last 50 steps): {curve}.
+- **Negatives** are made: other sentences of the same paragraph, sentences of other paragraphs
+  of the same article, and the answering sentence with the question's key name or number
+  swapped for another of the article.
+{recipe}
 - **Held-out articles** ({held.get("questions", 0)} questions): the best sentence of the
   paragraph holds the answer for {held.get("sentence_choice", 0):.3f}; span F1 there
   {held.get("span_f1", 0):.3f}; evidence AUC, answering sentence vs swapped question
@@ -524,13 +576,52 @@ Rebuild (the training time above plus a few minutes to build the pairs; a stoppe
 from its checkpoint when the same command is run again):
 
 ```bash
-.venv/bin/bot train-reader PATH/TO/squad11_train.json.gz --out bot/models/reader \\
-  --seed {cfg["seed"]} --questions {cfg["questions"]} --threads {cfg["threads"]}
+{commands}
 ```
 
 How the bot uses the scores, and what they give on the SQuAD 2.0 sample and the project's own
 question sets, is in the project README ("How it answers, and how well").
 """
+
+
+def _stage_recipe(n: int, meta: dict[str, Any], stages: int) -> str:
+    """One training run's line of the model card."""
+    cfg = meta["config"]
+    kinds = ", ".join(f"{k} {v:,}" for k, v in meta["pairs_by_kind"].items())
+    curve = ", ".join(
+        f"{s}: {loss}" for s, loss in meta["loss_curve"][:: max(1, len(meta["loss_curve"]) // 12)]
+    )
+    title = f"Stage {n} of {stages}" if stages > 1 else "Recipe"
+    start = (
+        "continued from stage 1's weights on questions stage 1 did not see; "
+        if cfg.get("init_from")
+        else ""
+    )
+    return f"""- **{title}:** {start}{meta["pairs"]:,} (question, sentence) pairs ({kinds});
+  seed {cfg["seed"]}, {meta["steps"]:,} steps of batch {cfg["batch_size"]}, max length
+  {cfg["max_length"]} tokens, AdamW lr {cfg["lr"]} (linear warm-up {cfg["warmup"]}, then linear
+  decay), weight decay {cfg["weight_decay"]}, {cfg["threads"]} CPU threads:
+  {meta.get("train_seconds", 0) / 60:.0f} minutes of training. Loss (step: mean of the last 50
+  steps): {curve}."""
+
+
+def _stage_command(n: int, meta: dict[str, Any], stages: int) -> str:
+    """The command line that rebuilds one training run."""
+    cfg = meta["config"]
+    out = "bot/models/reader" if n == stages else "/tmp/reader-stage1"
+    flags = [
+        f"--out {out}",
+        f"--seed {cfg['seed']}",
+        f"--questions {cfg['questions']}",
+        f"--threads {cfg['threads']}",
+    ]
+    defaults = TrainConfig(data="", out="")
+    for key in ("lr", "hard_negatives", "far_negatives", "swap_rate"):
+        if cfg.get(key, getattr(defaults, key)) != getattr(defaults, key):
+            flags.append(f"--{key.replace('_', '-')} {cfg[key]}")
+    if cfg.get("init_from"):
+        flags.append("--init-from /tmp/reader-stage1")
+    return ".venv/bin/bot train-reader PATH/TO/squad11_train.json.gz " + " ".join(flags)
 
 
 def add_command(subparsers: Any) -> None:
@@ -558,6 +649,31 @@ def add_command(subparsers: Any) -> None:
         help="Articles kept out of training to measure the result.",
     )
     p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="Pairs per step.")
+    p.add_argument("--lr", type=float, default=defaults.lr, help="Peak learning rate.")
+    p.add_argument(
+        "--hard-negatives",
+        type=float,
+        default=defaults.hard_negatives,
+        help="Other sentences of the same paragraph per question (fractions are drawn).",
+    )
+    p.add_argument(
+        "--far-negatives",
+        type=float,
+        default=defaults.far_negatives,
+        help="Sentences of other paragraphs of the same article per question.",
+    )
+    p.add_argument(
+        "--swap-rate",
+        type=float,
+        default=defaults.swap_rate,
+        help="Share of questions that also get a swapped-name/number near miss.",
+    )
+    p.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="Continue from the reader in this folder, on questions its run did not train on.",
+    )
     p.add_argument("--threads", type=int, default=defaults.threads, help="torch CPU threads.")
     p.set_defaults(func=cmd_train_reader)
 
@@ -572,6 +688,11 @@ def cmd_train_reader(args: Any, settings: Any) -> int:
         held_out_articles=args.held_out_articles,
         batch_size=args.batch_size,
         threads=args.threads,
+        lr=args.lr,
+        hard_negatives=args.hard_negatives,
+        far_negatives=args.far_negatives,
+        swap_rate=args.swap_rate,
+        init_from=str(args.init_from or ""),
     )
     meta = train(config, log=lambda message: print(message, flush=True))
     print(f"wrote {Path(config.out) / WEIGHTS_FILE} ({meta['weights']['bytes'] / 1e6:.1f} MB)")

@@ -81,3 +81,36 @@ def test_train_reader_command_writes_a_model_that_loads_and_scores(tmp_path: Pat
     sentence = "The capital of Cyprus is Nicosia."
     [score] = reader.score("What is the capital of Cyprus?", [sentence])
     assert 0 <= score.start <= score.end <= len(sentence)
+
+
+@pytest.mark.slow
+def test_a_continued_run_starts_from_the_first_and_leaves_its_questions_out(
+    tmp_path: Path,
+) -> None:
+    common = ["--held-out-articles", "1", "--batch-size", "4", "--threads", "1"]
+    first, second = tmp_path / "first", tmp_path / "second"
+    args = ["train-reader", str(FIXTURE), "--questions", "6", "--max-steps", "2", *common]
+    assert main([*args, "--out", str(first)]) == 0
+    assert main([*args, "--out", str(second), "--init-from", str(first), "--lr", "3e-5"]) == 0
+    meta = json.loads((second / META_FILE).read_text())
+    assert meta["previous"]["weights"]["sha256"] == json.loads(
+        (first / META_FILE).read_text()
+    )["weights"]["sha256"]
+    assert meta["config"]["init_from"] == str(first) and meta["config"]["lr"] == 3e-5
+    card = (second / CARD_FILE).read_text()
+    assert "Stage 1 of 2" in card and "Stage 2 of 2" in card
+    assert "--init-from /tmp/reader-stage1" in card and "--lr 3e-05" in card
+    # The same seed must keep the same articles out, or the held-out check would be seen.
+    clash = [*args, "--out", str(tmp_path / "x"), "--init-from", str(first), "--seed", "7"]
+    assert main(clash) != 0
+
+
+def test_continued_examples_skip_the_questions_already_trained_on() -> None:
+    articles = load_squad(FIXTURE)
+    config = TrainConfig(data=str(FIXTURE), out="", questions=10_000)
+    everything = make_examples(articles, config, random.Random(1))
+    questions = {ex.question for ex in everything if ex.kind == "positive"}
+    skip = frozenset(sorted(questions)[: len(questions) // 2])
+    rest = make_examples(articles, config, random.Random(1), skip)
+    kept = {ex.question for ex in rest if ex.kind == "positive"}
+    assert kept and not kept & skip and kept == questions - skip
