@@ -3,9 +3,12 @@ articles, and demonyms given their country's name.
 
 - **Spelling.** A word that neither the articles nor an English dictionary know ("Yerevn",
   "peacekeepres") is replaced by the closest word of the articles (rapidfuzz over the keyword
-  index's terms), if one is close enough. Known words are never changed, so a question about
-  something the articles do not mention ("France") stays as asked and is refused.
-  The English word list is symspellpy's frequency dictionary (82,765 words).
+  index's terms), if one is close enough; failing that, a word typed in lower case ("wher",
+  "compleatly") takes the closest English word, so the reader reads "where" and "completely".
+  Known words are never changed, so a question about something the articles do not mention
+  ("France") stays as asked and is refused; a capitalised unknown word is taken for a name and
+  is only ever matched to the articles. The English word list is symspellpy's frequency
+  dictionary (82,765 words).
 - **Demonyms.** "Azerbaijani", "Turkish" and "Russian" add "Azerbaijan", "Turkey" and "Russia"
   to the search query (countryinfo's table), so that keyword search finds articles that only
   name the country. The reader reads the question with its own words.
@@ -62,6 +65,8 @@ def prepare(question: str, vocabulary: Vocabulary) -> Query:
             continue
         better = closest_term(porter_stem(low), terms)
         surface = vocabulary.surface_word(better) if better else None
+        if not surface and word == low:
+            surface = closest_term(low, english_words())
         if surface and surface.lower() != low:
             corrections[word] = surface
     corrected = question
@@ -90,12 +95,13 @@ def closest_term(stem: str, terms: dict[str, int]) -> str | None:
 
 
 @cache
-def english_words() -> frozenset[str]:
-    """The words of symspellpy's English frequency dictionary."""
+def english_words() -> dict[str, int]:
+    """The words of symspellpy's English frequency dictionary, with their corpus counts."""
     from importlib.resources import files
 
     text = files("symspellpy").joinpath("frequency_dictionary_en_82_765.txt").read_text("utf-8")
-    return frozenset(line.split(" ", 1)[0] for line in text.splitlines() if line)
+    pairs = (line.split(" ", 1) for line in text.splitlines() if line)
+    return {word: int(count) for word, count in pairs}
 
 
 @cache

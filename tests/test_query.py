@@ -61,3 +61,12 @@ def test_known_places_hold_countries_and_every_capital() -> None:
     assert {"azerbaijan", "baku", "armenia", "yerevan"} <= places
     # a capital the table gives as a list is a place too, not the list's text
     assert "vatican city" in places and not any(p.startswith("[") for p in places)
+
+
+def test_lower_case_typos_the_articles_lack_take_the_closest_english_word(index: Index) -> None:
+    ingest_paths(index, [ARTICLE])
+    query = prepare("wher did the talks take place and wer they compleatly over", index.catalog)
+    assert "where did" in query.question and "completely" in query.question
+    # A capitalised word the articles lack is taken for a name: never an English word.
+    query = prepare("What did Macrom say?", index.catalog)
+    assert query.question == "What did Macrom say?" and not query.corrections
