@@ -176,6 +176,41 @@ def swap_question(
     return question[: match.start()] + rng.choice(pool) + question[match.end() :]
 
 
+def attribute_pool(article: dict[str, Any]) -> list[str]:
+    """Lower-case content words of an article's questions ("population", "founded", "area"):
+    what an attribute-swapped question takes."""
+    from bot.text import STOPWORDS, words
+
+    found = {
+        w
+        for p in article["paragraphs"]
+        for qa in p["qas"]
+        for w in words(qa["question"])
+        if len(w) >= 4 and w not in STOPWORDS and w.isalpha()
+    }
+    return sorted(found)
+
+
+def swap_attribute(question: str, sentence: str, pool: list[str], rng: random.Random) -> str | None:
+    """The question with one lower-case word that the sentence holds swapped for a word of
+    the article's other questions that it does not hold ("What is the population of X?" ->
+    "What is the area of X?"): it asks about something else, so the sentence no longer
+    answers. None when there is nothing to swap."""
+    from bot.text import STOPWORDS
+
+    low = sentence.lower()
+    held = [
+        m
+        for m in re.finditer(r"\b[a-z]{4,}\b", question)
+        if m.start() > 0 and m.group() not in STOPWORDS and re.search(rf"\b{m.group()}\b", low)
+    ]
+    others = [w for w in pool if w not in low]
+    if not held or not others:
+        return None
+    match = rng.choice(held)
+    return question[: match.start()] + rng.choice(others) + question[match.end() :]
+
+
 def make_examples(
     articles: list[dict[str, Any]],
     config: TrainConfig,

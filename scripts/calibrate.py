@@ -35,10 +35,12 @@ from bot.ingest import ingest_paths  # noqa: E402
 from bot.metrics import best_over, contains_answer, token_f1  # noqa: E402
 from bot.reader import DEFAULT_READER_DIR, META_FILE  # noqa: E402
 from bot.train_reader import (  # noqa: E402
+    attribute_pool,
     auc,
     load_squad,
     sentence_questions,
     split_articles,
+    swap_attribute,
     swap_pools,
     swap_question,
 )
@@ -53,6 +55,7 @@ def held_out_cases(articles: list[dict], per_article: int, seed: int) -> list[di
     cases = []
     for article in articles:
         names, numbers = swap_pools(article)
+        pool = attribute_pool(article)
         chosen = []
         for qa, context, spans, held in sentence_questions(article):
             a, b = spans[held]
@@ -60,7 +63,10 @@ def held_out_cases(articles: list[dict], per_article: int, seed: int) -> list[di
         rng.shuffle(chosen)
         for question, golds, sentence in chosen[:per_article]:
             swapped = swap_question(question, sentence, names, numbers, rng)
-            cases.append({"question": question, "answers": golds, "swapped": swapped})
+            attribute = swap_attribute(question, sentence, pool, rng)
+            cases.append(
+                {"question": question, "answers": golds, "swapped": swapped, "attribute": attribute}
+            )
     return cases
 
 
@@ -101,7 +107,7 @@ def main() -> None:
         if args.fit:
             fit_choice(bot, cases)
             fit_confidence(bot, cases, off_topic)
-        answerable, contains, f1s, swapped, other = [], [], [], [], []
+        answerable, contains, f1s, swapped, attribute, other = [], [], [], [], [], []
         for case in cases:
             answer = bot.answer(case["question"])
             answerable.append(answer.confidence or 0.0)
@@ -109,24 +115,28 @@ def main() -> None:
             f1s.append(best_over(token_f1, answer.short_answer, case["answers"]))
             if case["swapped"]:
                 swapped.append(bot.answer(case["swapped"]).confidence or 0.0)
+            if case["attribute"]:
+                attribute.append(bot.answer(case["attribute"]).confidence or 0.0)
         for question in off_topic:
             other.append(bot.answer(question).confidence or 0.0)
     n = len(cases)
     print(f"reader {meta['name']}: {len(held_out)} held-out articles, {n} questions")
     print(f"answer contains gold {sum(contains) / n:.3f}; short-answer F1 {sum(f1s) / n:.3f}")
     print(f"AUC answerable vs swapped ({len(swapped)}): {auc(answerable, swapped):.3f}")
+    print(f"AUC answerable vs swapped word ({len(attribute)}): {auc(answerable, attribute):.3f}")
     print(f"AUC answerable vs off-topic ({len(other)}): {auc(answerable, other):.3f}")
-    print("threshold  answered  swapped refused  off-topic refused")
+    print("threshold  answered  swapped refused  word-swapped refused  off-topic refused")
     for t in [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]:
         print(
             f"{t:9.2f}  {_share(answerable, t, True):8.3f}  {_share(swapped, t, False):15.3f}  "
-            f"{_share(other, t, False):17.3f}"
+            f"{_share(attribute, t, False):20.3f}  {_share(other, t, False):17.3f}"
         )
     ranked = sorted(answerable)
     chosen = ranked[int((1 - args.answered) * len(ranked))]
     print(
         f"threshold answering {args.answered:.0%} of answerable: {chosen:.3f} "
         f"(swapped refused {_share(swapped, chosen, False):.3f}, "
+        f"word-swapped refused {_share(attribute, chosen, False):.3f}, "
         f"off-topic refused {_share(other, chosen, False):.3f})"
     )
 
@@ -176,8 +186,9 @@ def fit_choice(bot: ChatBot, cases: list[dict]) -> None:
 
 def fit_confidence(bot: ChatBot, cases: list[dict], off_topic: list[str]) -> None:
     """Fit CONFIDENCE_WEIGHTS: a logistic regression over the chosen sentence's evidence, the
-    best passage's dense similarity and the share of the question's names and numbers in the
-    chosen passage, answerable (1) against swapped and off-topic (0)."""
+    best passage's dense similarity, the share of the question's names and numbers in the
+    chosen passage and the share of its other words in the chosen sentence, answerable (1)
+    against swapped (a name, number or word) and off-topic (0)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
 
@@ -185,24 +196,25 @@ def fit_confidence(bot: ChatBot, cases: list[dict], off_topic: list[str]) -> Non
         hits = bot.retriever.search(question, bot.settings.top_k).hits
         part = bot.answerer.read(question, hits).parts[0]
         evidence = part.sentences[0].evidence if part.sentences else -10.0
-        return [evidence, part.dense, part.keys]
+        return [evidence, part.dense, part.keys, part.attributes]
 
     rows, labels = [], []
     for case in cases:
         rows.append(features(case["question"]))
         labels.append(1)
-        if case["swapped"]:
-            rows.append(features(case["swapped"]))
-            labels.append(0)
+        for near_miss in (case["swapped"], case["attribute"]):
+            if near_miss:
+                rows.append(features(near_miss))
+                labels.append(0)
     rows += [features(q) for q in off_topic]
     labels += [0] * len(off_topic)
     model = LogisticRegression(max_iter=1000)
     held_out = cross_val_predict(model, rows, labels, cv=5, method="predict_proba")[:, 1]
     model.fit(rows, labels)
-    (w_evidence, w_dense, w_keys), bias = model.coef_[0], model.intercept_[0]
+    (w_evidence, w_dense, w_keys, w_attributes), bias = model.coef_[0], model.intercept_[0]
     print(
         f"CONFIDENCE_WEIGHTS: bias {bias:.3f}, evidence {w_evidence:.3f}, dense {w_dense:.3f}, "
-        f"keys {w_keys:.3f} "
+        f"keys {w_keys:.3f}, attributes {w_attributes:.3f} "
         f"(5-fold AUC {auc([p for p, y in zip(held_out, labels, strict=True) if y], [p for p, y in zip(held_out, labels, strict=True) if not y]):.3f})"
     )
 

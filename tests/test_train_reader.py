@@ -12,7 +12,14 @@ import pytest
 from bot.cli import main
 from bot.errors import ConfigError
 from bot.reader import CARD_FILE, META_FILE, WEIGHTS_FILE, Reader, load_reader
-from bot.train_reader import TrainConfig, auc, load_squad, make_examples, swap_question
+from bot.train_reader import (
+    TrainConfig,
+    auc,
+    load_squad,
+    make_examples,
+    swap_attribute,
+    swap_question,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "squad11-tiny.json"
 
@@ -93,9 +100,10 @@ def test_a_continued_run_starts_from_the_first_and_leaves_its_questions_out(
     assert main([*args, "--out", str(first)]) == 0
     assert main([*args, "--out", str(second), "--init-from", str(first), "--lr", "3e-5"]) == 0
     meta = json.loads((second / META_FILE).read_text())
-    assert meta["previous"]["weights"]["sha256"] == json.loads(
-        (first / META_FILE).read_text()
-    )["weights"]["sha256"]
+    assert (
+        meta["previous"]["weights"]["sha256"]
+        == json.loads((first / META_FILE).read_text())["weights"]["sha256"]
+    )
     assert meta["config"]["init_from"] == str(first) and meta["config"]["lr"] == 3e-5
     card = (second / CARD_FILE).read_text()
     assert "Stage 1 of 2" in card and "Stage 2 of 2" in card
@@ -114,3 +122,13 @@ def test_continued_examples_skip_the_questions_already_trained_on() -> None:
     rest = make_examples(articles, config, random.Random(1), skip)
     kept = {ex.question for ex in rest if ex.kind == "positive"}
     assert kept and not kept & skip and kept == questions - skip
+
+
+def test_attribute_swap_asks_about_a_word_the_sentence_does_not_hold() -> None:
+    sentence = "The population of the city was 120,000 in 2010."
+    rng = random.Random(3)
+    swapped = swap_attribute("What was the population of the city?", sentence, ["area"], rng)
+    assert swapped == "What was the area of the city?"
+    # nothing the sentence holds to swap, or nothing to swap it for
+    assert swap_attribute("Who founded it?", sentence, ["area"], rng) is None
+    assert swap_attribute("What was the population?", sentence, ["population"], rng) is None
