@@ -280,9 +280,13 @@ def read_part(
     reader: SpanReader,
     limit: int = READ_SENTENCES,
     recent: bool = False,
+    taken: tuple[int, tuple[int, int]] | None = None,
 ) -> PartReading:
     """One question read against the passages: candidates scored by the reader, best first;
-    with `recent`, equally good ones newest first (see RECENT_CHOICE_MARGIN)."""
+    with `recent`, equally good ones newest first (see RECENT_CHOICE_MARGIN). `taken` is the
+    (passage, answer span) another part of the same question already answers with: this part
+    asks something else, so the best sentence that gives another span and that the reader
+    takes for an answer (evidence above 0) goes first, if there is one."""
     info = analyse_question(question)
     candidates = overlap_candidates(info, hits, idf)[:limit]
     scores = reader.score(question, [c.text for c in candidates])
@@ -311,6 +315,12 @@ def read_part(
             lambda c: hits[c.hit_index].passage.date,
             RECENT_CHOICE_MARGIN,
         )
+    if taken and read and (read[0].hit_index, read[0].answer) == taken:
+        other = next(
+            (c for c in read[1:] if c.evidence > 0 and (c.hit_index, c.answer) != taken), None
+        )
+        if other:
+            read = [other] + [c for c in read if c is not other]
     dense = max([h.dense_similarity for h in hits] + [0.0])
     keys = key_share(question, _document_text(hits, read[0].hit_index)) if read else 0.0
     attributes = attribute_share(question, read[0].text, idf) if read else 0.0
@@ -367,7 +377,11 @@ def attribute_share(question: str, sentence: str, idf: dict[str, float]) -> floa
 def read(question: str, hits: list[Hit], idf: dict[str, float], reader: SpanReader) -> Reading:
     """Read the passages for `question` (each of its parts, if it asks two things)."""
     recent = asks_for_recent(question)  # "the latest ... and who ...": both parts
-    parts = [read_part(part, hits, idf, reader, recent=recent) for part in question_parts(question)]
+    parts: list[PartReading] = []
+    for text in question_parts(question):
+        first = parts[0].sentences[0] if parts and parts[0].sentences else None
+        taken = (first.hit_index, first.answer) if first else None
+        parts.append(read_part(text, hits, idf, reader, recent=recent, taken=taken))
     return Reading(parts, reader.name)
 
 

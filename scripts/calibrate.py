@@ -178,7 +178,8 @@ def fit_choice(bot: ChatBot, cases: list[dict]) -> None:
         for d in (0, 4, 8)
     ]
     grid.sort(reverse=True)
-    print("sentence choice by CHOICE_WEIGHTS (overlap, rank, dense):")
+    ceiling = sum(any(r[4] for r in row) for row in rows) / len(rows)
+    print(f"sentence choice by CHOICE_WEIGHTS (overlap, rank, dense), ceiling {ceiling:.3f}:")
     print(f"  reader alone {accuracy(0, 0, 0):.3f}; word overlap alone {accuracy(1000, 0, 0):.3f}")
     for value, o, r, d in grid[:5]:
         print(f"  {value:.3f}  overlap {o}, rank {r}, dense {d}")

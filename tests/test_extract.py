@@ -23,9 +23,15 @@ from bot.reader import SpanScore
 from bot.types import Hit, Passage
 
 
-def _confidence(evidence: float, dense: float, keys: float = 1.0) -> float:
+def _confidence(evidence: float, dense: float, keys: float = 1.0, attributes: float = 1.0) -> float:
     w = CONFIDENCE_WEIGHTS
-    z = w["bias"] + w["evidence"] * evidence + w["dense"] * dense + w["keys"] * keys
+    z = (
+        w["bias"]
+        + w["evidence"] * evidence
+        + w["dense"] * dense
+        + w["keys"] * keys
+        + w["attributes"] * attributes
+    )
     return 1 / (1 + math.exp(-z))
 
 
@@ -112,7 +118,8 @@ def test_the_weakest_part_decides_the_evidence() -> None:
     first, second = reading.parts
     assert first.evidence == pytest.approx(_confidence(3.0, 0.5))
     # "how many" with no number in any span: no answer, whatever the reader said
-    assert second.evidence == pytest.approx(_confidence(UNTYPED_EVIDENCE, 0.5))
+    assert second.attributes == 0.0  # "peacekeepers" and "sent" are not in the sentence
+    assert second.evidence == pytest.approx(_confidence(UNTYPED_EVIDENCE, 0.5, 1.0, 0.0))
     assert reading.evidence == second.evidence
 
 
@@ -155,3 +162,35 @@ def test_attribute_share_is_what_the_sentence_holds_of_the_questions_other_words
     idf = {"peacekeep": 3.0, "deploy": 1.0}
     assert attribute_share("How many peacekeepers has Moscow deployed?", sent, idf) == 0.25
     assert attribute_share("Who is Bayramov?", minister, {}) == 1.0  # names only: key_share's
+
+
+@dataclass
+class ListReader:
+    """Finds each of `answers` in a sentence, with evidence falling in list order."""
+
+    answers: list[str]
+    name: str = "fake"
+
+    def score(self, question: str, sentences: list[str]) -> list[SpanScore]:
+        scores = []
+        for s in sentences:
+            found = [(i, a) for i, a in enumerate(self.answers) if a in s]
+            if found:
+                i, a = found[0]
+                at = s.find(a)
+                scores.append(SpanScore(at, at + len(a), 3.0 - i, 0.0))
+            else:
+                scores.append(SpanScore(0, 0, -3.0, 0.0))
+        return scores
+
+
+def test_the_second_part_of_a_question_is_not_answered_with_the_first_parts_span() -> None:
+    text = "Armenia is sending 120 peacekeepers to Kosovo. It has 40 soldiers there now."
+    hits = [_hit(text, 0)]
+    question = "How many peacekeepers is Armenia sending and how many does it have there now?"
+    first, second = read(question, hits, {}, ListReader(["120", "40"])).parts
+    assert short_answer(hits, first.sentences[0]) == "120"
+    assert short_answer(hits, second.sentences[0]) == "40"
+    # with nothing else the reader takes for an answer, the part keeps its best sentence
+    first, second = read(question, hits, {}, ListReader(["120"])).parts
+    assert short_answer(hits, second.sentences[0]) == "120"
