@@ -6,6 +6,8 @@ and count). This script indexes their paragraphs in a scratch folder and asks, t
 - their questions (answerable);
 - the same questions with a name or number swapped for another of the article that the answering
   sentence does not hold (near misses, as the reader's training made them);
+- the same questions with a word swapped for another of the article's questions ("population"
+  -> "area"): near misses that name what the article holds, reported but not fitted;
 - the project's article questions (off-topic for this corpus).
 It prints sentence choice, short-answer F1, the confidence's AUCs, and answered/refused rates at
 a range of thresholds, with the threshold that answers `--answered` of the answerable questions.
@@ -187,9 +189,8 @@ def fit_choice(bot: ChatBot, cases: list[dict]) -> None:
 
 def fit_confidence(bot: ChatBot, cases: list[dict], off_topic: list[str]) -> None:
     """Fit CONFIDENCE_WEIGHTS: a logistic regression over the chosen sentence's evidence, the
-    best passage's dense similarity, the share of the question's names and numbers in the
-    chosen passage and the share of its other words in the chosen sentence, answerable (1)
-    against swapped (a name, number or word) and off-topic (0)."""
+    best passage's dense similarity and the share of the question's names and numbers in the
+    chosen passage, answerable (1) against swapped and off-topic (0)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
 
@@ -197,25 +198,24 @@ def fit_confidence(bot: ChatBot, cases: list[dict], off_topic: list[str]) -> Non
         hits = bot.retriever.search(question, bot.settings.top_k).hits
         part = bot.answerer.read(question, hits).parts[0]
         evidence = part.sentences[0].evidence if part.sentences else -10.0
-        return [evidence, part.dense, part.keys, part.attributes]
+        return [evidence, part.dense, part.keys]
 
     rows, labels = [], []
     for case in cases:
         rows.append(features(case["question"]))
         labels.append(1)
-        for near_miss in (case["swapped"], case["attribute"]):
-            if near_miss:
-                rows.append(features(near_miss))
-                labels.append(0)
+        if case["swapped"]:
+            rows.append(features(case["swapped"]))
+            labels.append(0)
     rows += [features(q) for q in off_topic]
     labels += [0] * len(off_topic)
     model = LogisticRegression(max_iter=1000)
     held_out = cross_val_predict(model, rows, labels, cv=5, method="predict_proba")[:, 1]
     model.fit(rows, labels)
-    (w_evidence, w_dense, w_keys, w_attributes), bias = model.coef_[0], model.intercept_[0]
+    (w_evidence, w_dense, w_keys), bias = model.coef_[0], model.intercept_[0]
     print(
         f"CONFIDENCE_WEIGHTS: bias {bias:.3f}, evidence {w_evidence:.3f}, dense {w_dense:.3f}, "
-        f"keys {w_keys:.3f}, attributes {w_attributes:.3f} "
+        f"keys {w_keys:.3f} "
         f"(5-fold AUC {auc([p for p, y in zip(held_out, labels, strict=True) if y], [p for p, y in zip(held_out, labels, strict=True) if not y]):.3f})"
     )
 

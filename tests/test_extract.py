@@ -11,7 +11,6 @@ import pytest
 from bot.extract import (
     CONFIDENCE_WEIGHTS,
     UNTYPED_EVIDENCE,
-    attribute_share,
     candidate_spans,
     heading_or_dateline,
     key_share,
@@ -118,8 +117,7 @@ def test_the_weakest_part_decides_the_evidence() -> None:
     first, second = reading.parts
     assert first.evidence == pytest.approx(_confidence(3.0, 0.5))
     # "how many" with no number in any span: no answer, whatever the reader said
-    assert second.attributes == 0.0  # "peacekeepers" and "sent" are not in the sentence
-    assert second.evidence == pytest.approx(_confidence(UNTYPED_EVIDENCE, 0.5, 1.0, 0.0))
+    assert second.evidence == pytest.approx(_confidence(UNTYPED_EVIDENCE, 0.5))
     assert reading.evidence == second.evidence
 
 
@@ -151,17 +149,6 @@ def test_a_passage_without_the_name_asked_about_lowers_the_confidence() -> None:
     swapped = read("How many peacekeepers has Turkey deployed?", hits, {}, reader)
     assert right.evidence == pytest.approx(_confidence(3.0, 0.5, 1.0))
     assert swapped.evidence == pytest.approx(_confidence(3.0, 0.5, 0.0))
-
-
-def test_attribute_share_is_what_the_sentence_holds_of_the_questions_other_words() -> None:
-    minister = "Azerbaijan's Foreign Minister Jeyhun Bayramov said Baku supported peace."
-    assert attribute_share("Who is the president of Azerbaijan?", minister, {}) == 0.0
-    assert attribute_share("Who is the foreign minister of Azerbaijan?", minister, {}) == 1.0
-    # weighted by IDF: the rare word that is missing counts for more
-    sent = "Moscow has deployed some 2,000 troops in Karabakh."
-    idf = {"peacekeep": 3.0, "deploy": 1.0}
-    assert attribute_share("How many peacekeepers has Moscow deployed?", sent, idf) == 0.25
-    assert attribute_share("Who is Bayramov?", minister, {}) == 1.0  # names only: key_share's
 
 
 @dataclass
