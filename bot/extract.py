@@ -204,14 +204,15 @@ def question_parts(question: str) -> list[str]:
     """The questions asked: one, or two for "Who ... and how many ...?".
 
     A second part that is only a question word ("Who signed it and when?") borrows the first
-    part's words after its own question word ("when signed it").
+    part's words after its own question word ("when signed it"); a longer one, even of small
+    words only ("and how many does it have now?"), is asked as it is.
     """
     match = _SECOND_PART.search(question)
     if not match or match.start() < 8:
         return [question]
     first = question[: match.start()].strip(" ,;?") + "?"
     second = question[match.end() :].strip()
-    if len(content_terms(second)) == 0:
+    if not content_terms(second) and len(words(second)) <= 2:
         rest = re.sub(rf"^\s*{_WH}\s+", "", first, flags=re.I)
         second = f"{second.rstrip('?')} {rest}"
     return [first, second if second.endswith("?") else second + "?"]
@@ -282,7 +283,7 @@ def read_part(
     takes for an answer (evidence above 0) goes first, if there is one."""
     info = analyse_question(question)
     candidates = overlap_candidates(info, hits, idf)[:limit]
-    scores = reader.score(question, [c.text for c in candidates])
+    scores = _score_in_context(question, candidates, hits, reader)
     pattern = _PATTERNS.get(info.kind)
     read = []
     for c, s in zip(candidates, scores, strict=True):
@@ -317,6 +318,51 @@ def read_part(
     dense = max([h.dense_similarity for h in hits] + [0.0])
     keys = key_share(question, _document_text(hits, read[0].hit_index)) if read else 0.0
     return PartReading(question, info, read, dense, keys)
+
+
+def context_question(question: str, sentence: str, passage: str) -> str:
+    """The question as the reader reads it against one sentence: the names and numbers that
+    the sentence does not hold but the rest of its passage does are left out.
+
+    The reader sees one sentence, and its training taught it that a question naming something
+    the sentence lacks is not answered there (the swapped near misses). In an article the year
+    or the countries often stand in the sentence before ("In 2020, ... fought a war. A cease-fire
+    deal brokered by Putin ..."), so "Who brokered the 2020 ceasefire?" is read against the
+    second sentence as "Who brokered the ceasefire?". A name the passage does not hold at all
+    stays, so the reader still refuses it, and the confidence checks the names against the
+    whole document (`key_share`)."""
+    held = set(content_terms(sentence, with_compounds=True))
+    around = set(content_terms(passage, with_compounds=True))
+    kept: list[str] = []
+    last = 0
+    for i, match in enumerate(re.finditer(r"[\w'’-]+", question)):
+        word = match.group()
+        if not ((i > 0 and word[0].isupper()) or word[0].isdigit()):
+            continue
+        stems = set(content_terms(word, with_compounds=True))
+        if stems and not stems <= held and stems <= around:
+            kept.append(question[last : match.start()])
+            last = match.end()
+    if not kept:
+        return question
+    kept.append(question[last:])
+    return re.sub(r"\s+([?,.;])", r"\1", re.sub(r"\s{2,}", " ", "".join(kept))).strip()
+
+
+def _score_in_context(
+    question: str, candidates: list[Sentence], hits: list[Hit], reader: SpanReader
+) -> list:
+    """The reader's scores for each candidate, each read with its `context_question`: one
+    batch per distinct question (most candidates share the question as asked)."""
+    asked = [context_question(question, c.text, hits[c.hit_index].passage.text) for c in candidates]
+    scores: list = [None] * len(candidates)
+    for text in dict.fromkeys(asked):
+        rows = [i for i, q in enumerate(asked) if q == text]
+        for i, score in zip(
+            rows, reader.score(text, [candidates[i].text for i in rows]), strict=True
+        ):
+            scores[i] = score
+    return scores
 
 
 def _document_text(hits: list[Hit], index: int) -> str:

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from bot.chain import ChatBot  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.embeddings import quiet_libraries  # noqa: E402
+from bot.extract import CHOICE_WEIGHTS  # noqa: E402
 from bot.ingest import ingest_paths  # noqa: E402
 from bot.metrics import best_over, contains_answer, token_f1  # noqa: E402
 from bot.reader import DEFAULT_READER_DIR, META_FILE  # noqa: E402
@@ -183,6 +184,8 @@ def fit_choice(bot: ChatBot, cases: list[dict]) -> None:
     ceiling = sum(any(r[4] for r in row) for row in rows) / len(rows)
     print(f"sentence choice by CHOICE_WEIGHTS (overlap, rank, dense), ceiling {ceiling:.3f}:")
     print(f"  reader alone {accuracy(0, 0, 0):.3f}; word overlap alone {accuracy(1000, 0, 0):.3f}")
+    w = CHOICE_WEIGHTS
+    print(f"  in use {accuracy(w['overlap'], w['rank'], w['dense']):.3f} ({w})")
     for value, o, r, d in grid[:5]:
         print(f"  {value:.3f}  overlap {o}, rank {r}, dense {d}")
 

@@ -12,6 +12,7 @@ from bot.extract import (
     CONFIDENCE_WEIGHTS,
     UNTYPED_EVIDENCE,
     candidate_spans,
+    context_question,
     heading_or_dateline,
     key_share,
     question_parts,
@@ -22,15 +23,9 @@ from bot.reader import SpanScore
 from bot.types import Hit, Passage
 
 
-def _confidence(evidence: float, dense: float, keys: float = 1.0, attributes: float = 1.0) -> float:
+def _confidence(evidence: float, dense: float, keys: float = 1.0) -> float:
     w = CONFIDENCE_WEIGHTS
-    z = (
-        w["bias"]
-        + w["evidence"] * evidence
-        + w["dense"] * dense
-        + w["keys"] * keys
-        + w["attributes"] * attributes
-    )
+    z = w["bias"] + w["evidence"] * evidence + w["dense"] * dense + w["keys"] * keys
     return 1 / (1 + math.exp(-z))
 
 
@@ -71,6 +66,11 @@ def test_two_questions_in_one_are_split_and_a_bare_question_word_borrows_the_res
         "Where did Armenia and Azerbaijan meet?"
     ]
     assert question_parts("Who met? Where?")[0] == "Who met? Where?"  # too short to split
+    # a second part of its own (if only of small words) is asked as it is
+    assert question_parts("How many is Armenia sending and how many does it have now?") == [
+        "How many is Armenia sending?",
+        "how many does it have now?",
+    ]
 
 
 def test_headings_and_datelines_are_never_quoted() -> None:
@@ -181,3 +181,39 @@ def test_the_second_part_of_a_question_is_not_answered_with_the_first_parts_span
     # with nothing else the reader takes for an answer, the part keeps its best sentence
     first, second = read(question, hits, {}, ListReader(["120"])).parts
     assert short_answer(hits, second.sentences[0]) == "120"
+
+
+def test_names_and_numbers_the_passage_holds_elsewhere_are_left_out_of_the_readers_question() -> (
+    None
+):
+    passage = (
+        "In 2020, Armenia and Azerbaijan fought a war. "
+        "A cease-fire deal brokered by Vladimir Putin ended it."
+    )
+    sentence = "A cease-fire deal brokered by Vladimir Putin ended it."
+    question = "Who brokered the 2020 cease-fire between Armenia and Azerbaijan?"
+    assert (
+        context_question(question, sentence, passage) == "Who brokered the cease-fire between and?"
+    )
+    # what the sentence holds stays, and so does a name the passage does not hold at all
+    assert context_question("Who brokered Putin's deal?", sentence, passage) == (
+        "Who brokered Putin's deal?"
+    )
+    assert context_question("Did Turkey broker the 2020 deal?", sentence, passage) == (
+        "Did Turkey broker the deal?"
+    )
+
+
+def test_each_sentence_is_read_with_its_own_context_question() -> None:
+    hits = [_hit("In 2020 a war broke out. Putin brokered the cease-fire.", 0)]
+    asked: list[str] = []
+
+    @dataclass
+    class Recording(KeywordReader):
+        def score(self, question: str, sentences: list[str]) -> list[SpanScore]:
+            asked.append(question)
+            return super().score(question, sentences)
+
+    reading = read("Who brokered the 2020 cease-fire?", hits, {}, Recording("Putin"))
+    assert sorted(asked) == ["Who brokered the 2020 cease-fire?", "Who brokered the cease-fire?"]
+    assert short_answer(hits, reading.parts[0].sentences[0]) == "Putin"
