@@ -73,6 +73,29 @@ def held_out_cases(articles: list[dict], per_article: int, seed: int) -> list[di
     return cases
 
 
+def held_out_records(articles: list[dict], whole: bool) -> list[dict]:
+    """The held-out articles as JSONL records: one per paragraph, or with `whole` one per
+    article, its paragraphs separated by blank lines."""
+    if whole:
+        return [
+            {
+                "id": article["title"],
+                "title": article["title"].replace("_", " "),
+                "text": "\n\n".join(p["context"] for p in article["paragraphs"]),
+            }
+            for article in articles
+        ]
+    return [
+        {
+            "id": f"{article['title']}-{i}",
+            "title": article["title"].replace("_", " "),
+            "text": paragraph["context"],
+        }
+        for article in articles
+        for i, paragraph in enumerate(article["paragraphs"])
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data", type=Path, help="SQuAD 1.1 train JSON (.json or .json.gz)")
@@ -80,6 +103,12 @@ def main() -> None:
     parser.add_argument("--per-article", type=int, default=40)
     parser.add_argument("--answered", type=float, default=0.93, help="Target answered share.")
     parser.add_argument("--fit", action="store_true", help="Search CHOICE_WEIGHTS too.")
+    parser.add_argument(
+        "--whole-articles",
+        action="store_true",
+        help="Index each held-out article as one document (its paragraphs its passages), as "
+        "news articles are, rather than each paragraph as a document.",
+    )
     args = parser.parse_args()
     quiet_libraries()
     meta = json.loads((args.reader_dir / META_FILE).read_text())
@@ -94,14 +123,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "held_out.jsonl"
         with corpus.open("w") as handle:
-            for article in held_out:
-                for i, paragraph in enumerate(article["paragraphs"]):
-                    record = {
-                        "id": f"{article['title']}-{i}",
-                        "title": article["title"].replace("_", " "),
-                        "text": paragraph["context"],
-                    }
-                    handle.write(json.dumps(record) + "\n")
+            for record in held_out_records(held_out, args.whole_articles):
+                handle.write(json.dumps(record) + "\n")
         settings = Settings.from_env(
             {}, data_dir=Path(tmp) / "data", refusal_threshold=0.0, reader_dir=str(args.reader_dir)
         )
