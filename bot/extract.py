@@ -4,7 +4,8 @@ evidence there is.
 Every sentence of the top passages is a candidate, except headings and datelines (never an
 answer). A cheap word-overlap score (IDF-weighted stems, the kind of thing asked for, passage
 rank) keeps the best few; the trained reader (`bot/reader.py`) then scores each kept sentence
-against the question: the best span is the short answer, and the span score minus the "no
+against the question (less the names and numbers that only the rest of the sentence's passage
+holds: `context_question`): the best span is the short answer, and the span score minus the "no
 answer" score is the sentence's evidence. The answer is the sentence with the highest evidence
 plus weighted word overlap and passage rank and similarity (`CHOICE_WEIGHTS`: on held-out SQuAD
 articles the two together choose better than either alone); its evidence, with the passages'
