@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Protocol
@@ -335,15 +336,11 @@ def context_question(question: str, sentence: str, passage: str) -> str:
     on the held-out SQuAD 1.1 articles indexed whole (`scripts/calibrate.py --whole-articles`)
     it refused 0.18 of the swapped near misses at the threshold, against 0.31 with the
     passage, since a swapped name usually stands elsewhere in the article."""
-    held = set(content_terms(sentence, with_compounds=True))
-    around = set(content_terms(passage, with_compounds=True))
+    held, around = _terms(sentence), _terms(passage)
     kept: list[str] = []
     last = 0
-    for i, match in enumerate(re.finditer(r"[\w'’-]+", question)):
-        word = match.group()
-        if not ((i > 0 and word[0].isupper()) or word[0].isdigit()):
-            continue
-        stems = set(content_terms(word, with_compounds=True))
+    for match in _key_words(question):
+        stems = _terms(match.group())
         if stems and not stems <= held and stems <= around:
             kept.append(question[last : match.start()])
             last = match.end()
@@ -383,19 +380,33 @@ def key_share(question: str, text: str) -> float:
     ("Turkish") also counts when the text names its country ("Turkey")."""
     from bot.query import demonyms
 
-    held = set(content_terms(text, with_compounds=True))
+    held = _terms(text)
     groups = []
-    for i, match in enumerate(re.finditer(r"[\w'’-]+", question)):
+    for match in _key_words(question):
         word = match.group()
-        if (i > 0 and word[0].isupper()) or word[0].isdigit():
-            country = demonyms().get(word.lower())
-            forms = [word] + ([country] if country else [])
-            stems = {t for form in forms for t in content_terms(form, with_compounds=True)}
-            if stems:
-                groups.append(stems)
+        country = demonyms().get(word.lower())
+        stems = _terms(word) | (_terms(country) if country else frozenset())
+        if stems:
+            groups.append(stems)
     if not groups:
         return 1.0
     return sum(bool(g & held) for g in groups) / len(groups)
+
+
+def _key_words(question: str) -> Iterator[re.Match[str]]:
+    """The question's names and numbers: its capitalised words after the first, and its words
+    that start with a digit."""
+    for i, match in enumerate(re.finditer(r"[\w'’-]+", question)):
+        word = match.group()
+        if (i > 0 and word[0].isupper()) or word[0].isdigit():
+            yield match
+
+
+@lru_cache(maxsize=1024)
+def _terms(text: str) -> frozenset[str]:
+    """The stems `text` holds, hyphenated words joined too (`content_terms`). Cached: the same
+    passage is looked at for each of its candidate sentences, and again by the next part."""
+    return frozenset(content_terms(text, with_compounds=True))
 
 
 def read(question: str, hits: list[Hit], idf: dict[str, float], reader: SpanReader) -> Reading:

@@ -42,7 +42,7 @@ from bot.reader import (
     file_digest,
     load_tokenizer,
 )
-from bot.text import sentence_spans
+from bot.text import STOPWORDS, sentence_spans, words
 
 DATA_HINT = (
     "Training needs SQuAD 1.1 train in the official JSON layout (optionally gzipped), e.g. "
@@ -179,8 +179,6 @@ def swap_question(
 def attribute_pool(article: dict[str, Any]) -> list[str]:
     """Lower-case content words of an article's questions ("population", "founded", "area"):
     what an attribute-swapped question takes."""
-    from bot.text import STOPWORDS, words
-
     found = {
         w
         for p in article["paragraphs"]
@@ -196,8 +194,6 @@ def swap_attribute(question: str, sentence: str, pool: list[str], rng: random.Ra
     the article's other questions that it does not hold ("What is the population of X?" ->
     "What is the area of X?"): it asks about something else, so the sentence no longer
     answers. None when there is nothing to swap."""
-    from bot.text import STOPWORDS
-
     low = sentence.lower()
     held = [
         m
@@ -443,15 +439,15 @@ def train(config: TrainConfig, log: Any = print) -> dict[str, Any]:
 
 
 def _previous_run(config: TrainConfig, train_articles: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run that made the reader in `config.init_from`: its metadata (without its own
-    history's loss curve) and the questions it trained on, rebuilt from its recorded config.
-    It must have held out the same articles, so the held-out check stays unseen."""
+    """The run that made the reader in `config.init_from`: its metadata and the questions it
+    trained on, rebuilt from its recorded config. It must have held out the same articles, so
+    the held-out check stays unseen."""
     folder = Path(config.init_from)
     try:
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-        fields = {f for f in TrainConfig.__dataclass_fields__}
+        fields = TrainConfig.__dataclass_fields__
         earlier = TrainConfig(
-            **{k: v for k, v in meta["config"].items() if k in fields and k not in {"data"}},
+            **{k: v for k, v in meta["config"].items() if k in fields and k != "data"},
             data=config.data,
             out="",
         )
@@ -469,11 +465,7 @@ def _previous_run(config: TrainConfig, train_articles: list[dict[str, Any]]) -> 
         raise ConfigError(f"{folder} is itself a continued run; continue from its first stage.")
     seen = make_examples(train_articles, earlier, random.Random(earlier.seed))
     questions = frozenset(ex.question for ex in seen if ex.kind == "positive")
-    kept = {k: v for k, v in meta.items() if k not in {"loss_curve", "previous"}}
-    kept["loss_curve"] = meta.get("loss_curve", [])[
-        :: max(1, len(meta.get("loss_curve", [])) // 12)
-    ]
-    return {"meta": kept, "questions": questions}
+    return {"meta": meta, "questions": questions}
 
 
 def _trainable_state(model: Any) -> dict[str, Any]:
