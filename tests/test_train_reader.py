@@ -13,10 +13,12 @@ from bot.cli import main
 from bot.errors import ConfigError
 from bot.reader import CARD_FILE, META_FILE, WEIGHTS_FILE, Reader, load_reader
 from bot.train_reader import (
+    OverlapRanker,
     TrainConfig,
     auc,
     load_squad,
     make_examples,
+    negate_question,
     swap_attribute,
     swap_question,
 )
@@ -26,10 +28,19 @@ FIXTURE = Path(__file__).parent / "fixtures" / "squad11-tiny.json"
 
 def test_made_examples_hold_their_answer_and_negatives_do_not() -> None:
     articles = load_squad(FIXTURE)
-    config = TrainConfig(data=str(FIXTURE), out="", questions=1000, swap_rate=1.0)
+    config = TrainConfig(
+        data=str(FIXTURE),
+        out="",
+        questions=1000,
+        swap_rate=1.0,
+        overlap_negatives=2,
+        attribute_rate=1.0,
+        negation_rate=1.0,
+    )
     examples = make_examples(articles, config, random.Random(0))
     kinds = {e.kind for e in examples}
-    assert {"positive", "paragraph", "article"} <= kinds
+    assert {"positive", "paragraph", "article", "overlap", "attribute", "negation"} <= kinds
+    answering = {e.sentence for e in examples if e.kind == "positive"}
     golds = {
         qa["question"].strip(): qa["answers"][0]["text"]
         for a in articles
@@ -40,9 +51,41 @@ def test_made_examples_hold_their_answer_and_negatives_do_not() -> None:
         if ex.kind == "positive":
             assert ex.start is not None and ex.end is not None
             assert ex.sentence[ex.start : ex.end] == golds[ex.question]
-        elif ex.kind in ("paragraph", "article"):
+        elif ex.kind in ("paragraph", "article", "overlap"):
             assert ex.start is None
             assert golds[ex.question].lower() not in ex.sentence.lower()
+        else:  # a changed question against its own answering sentence
+            assert ex.start is None and ex.question not in golds and ex.sentence in answering
+
+
+def test_overlap_negatives_are_the_sentences_sharing_most_words_with_the_question() -> None:
+    ranker = OverlapRanker(
+        [
+            "The treaty was signed in Vienna in 1867.",
+            "Vienna hosted the treaty talks for a year.",
+            "Budapest grew quickly after the war.",
+        ]
+    )
+    ranked = ranker.ranked("Where were the treaty talks held?")
+    assert ranked[:2] == [
+        "Vienna hosted the treaty talks for a year.",
+        "The treaty was signed in Vienna in 1867.",
+    ]
+    assert "Budapest grew quickly after the war." not in ranked  # shares no word
+
+
+@pytest.mark.parametrize(
+    ("question", "negated"),
+    [
+        ("Who was the first president of Kenya?", "Who was not the first president of Kenya?"),
+        ("When was the treaty signed?", "When was the treaty not signed?"),
+        ("What did Beyonce release in 2003?", "What did Beyonce not release in 2003?"),
+        ("Who wrote the novel?", "Who did not write the novel?"),
+        ("Why didn't he go?", None),  # already negated
+    ],
+)
+def test_negated_questions_negate_the_main_verb(question: str, negated: str | None) -> None:
+    assert negate_question(question) == negated
 
 
 def test_swap_replaces_a_name_the_sentence_holds_with_one_it_does_not() -> None:
@@ -108,6 +151,14 @@ def test_a_continued_run_starts_from_the_first_and_leaves_its_questions_out(
     card = (second / CARD_FILE).read_text()
     assert "Stage 1 of 2" in card and "Stage 2 of 2" in card
     assert "--init-from /tmp/reader-stage1" in card and "--lr 3e-05" in card
+    # A third stage continues the second, leaving out both earlier stages' questions.
+    third = tmp_path / "third"
+    more = ["--init-from", str(second), "--overlap-negatives", "1"]
+    assert main([*args, "--out", str(third), *more]) == 0
+    card = (third / CARD_FILE).read_text()
+    assert "Stage 3 of 3" in card and "continued from stage 2's weights" in card
+    assert "--out /tmp/reader-stage2" in card and "--init-from /tmp/reader-stage2" in card
+    assert "--overlap-negatives 1.0" in card
     # The same seed must keep the same articles out, or the held-out check would be seen.
     clash = [*args, "--out", str(tmp_path / "x"), "--init-from", str(first), "--seed", "7"]
     assert main(clash) != 0
