@@ -58,8 +58,9 @@ RECENT_CHOICE_MARGIN = 5.0
 #: 0.890, without refusing more unanswerable ones.)
 CONFIDENCE_WEIGHTS = {"bias": -1.931, "evidence": 0.196, "dense": 1.674, "keys": 2.251}
 #: The evidence a sentence gets when a "how many", "when" or "how long" question's span in it
-#: holds no number, date or duration: such a span does not answer (see `_PATTERNS`), whatever
-#: else the confidence weighs.
+#: holds no number, date or duration: such a span does not answer (see `_PATTERNS`). A part
+#: whose chosen sentence has this evidence or less has confidence 0, whatever else the
+#: confidence weighs (the passages' similarity and names alone can outweigh a low evidence).
 UNTYPED_EVIDENCE = -10.0
 
 _MONTHS = (
@@ -70,7 +71,7 @@ _MONTHS = (
 _PATTERNS = {
     "duration": re.compile(
         r"\b(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|several|many|few)"
-        r"\s+(?:second|minute|hour|day|week|month|year|decade|centur(?:y|ie))s?\b|\bdecades\b",
+        r"[\s-]+(?:second|minute|hour|day|week|month|year|decade|centur(?:y|ie))s?\b|\bdecades\b",
         re.I,
     ),
     "number": re.compile(
@@ -142,7 +143,7 @@ class PartReading:
     @property
     def evidence(self) -> float:
         """The confidence that the chosen sentence answers (see CONFIDENCE_WEIGHTS)."""
-        if not self.sentences:
+        if not self.sentences or self.sentences[0].evidence <= UNTYPED_EVIDENCE:
             return 0.0
         w = CONFIDENCE_WEIGHTS
         z = (

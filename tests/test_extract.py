@@ -116,9 +116,19 @@ def test_the_weakest_part_decides_the_evidence() -> None:
     assert len(reading.parts) == 2
     first, second = reading.parts
     assert first.evidence == pytest.approx(_confidence(3.0, 0.5))
-    # "how many" with no number in any span: no answer, whatever the reader said
-    assert second.evidence == pytest.approx(_confidence(UNTYPED_EVIDENCE, 0.5))
+    # "how many" with no number in any span: no answer, whatever the reader or the passages'
+    # similarity and names say
+    assert second.sentences[0].evidence == UNTYPED_EVIDENCE
+    assert second.evidence == 0.0
     assert reading.evidence == second.evidence
+
+
+def test_a_hyphenated_duration_answers_a_how_long_question() -> None:
+    hits = [_hit("The two neighbors fought a 44-day war over Karabakh in 2020.")]
+    reading = read("How long did the war last?", hits, {}, KeywordReader("44-day"))
+    assert reading.parts[0].sentences[0].evidence == 3.0  # not UNTYPED_EVIDENCE
+    year = read("How long did the war last?", hits, {}, KeywordReader("2020"))
+    assert year.parts[0].sentences[0].evidence == UNTYPED_EVIDENCE
 
 
 def test_the_names_and_numbers_asked_about_must_be_in_the_passage() -> None:
