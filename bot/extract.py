@@ -56,7 +56,7 @@ RECENT_CHOICE_MARGIN = 5.0
 #: share of the question's other words in the chosen sentence, was fitted against word-swapped
 #: questions and dropped: on the SQuAD 2.0 sample it refused answerable paraphrases, answered
 #: 0.890, without refusing more unanswerable ones.)
-CONFIDENCE_WEIGHTS = {"bias": -1.931, "evidence": 0.196, "dense": 1.674, "keys": 2.251}
+CONFIDENCE_WEIGHTS = {"bias": -1.598, "evidence": 0.166, "dense": 1.744, "keys": 2.520}
 #: The evidence a sentence gets when a "how many", "when" or "how long" question's span in it
 #: holds no number, date or duration: such a span does not answer (see `_PATTERNS`). A part
 #: whose chosen sentence has this evidence or less has confidence 0, whatever else the
