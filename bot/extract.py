@@ -233,18 +233,29 @@ def heading_or_dateline(sentence: str) -> bool:
 
 def candidate_spans(text: str) -> list[tuple[int, int]]:
     """Sentence spans of a passage, split at line breaks, without headings, and with an
-    opening dateline cut off ("MOSCOW (Reuters) - Russia said ..." -> "Russia said ...")."""
+    opening dateline cut off ("MOSCOW (Reuters) - Russia said ..." -> "Russia said ...").
+
+    A line that starts in lower case or with a digit continues the line before (a hard-wrapped
+    paragraph: "... and cost 900\nmillion euros."), so the two stay one sentence."""
     spans = []
     for start, end in sentence_spans(text):
+        lines: list[list[int]] = []
         offset = start
         for line in text[start:end].split("\n"):
             a = offset + len(line) - len(line.lstrip())
             b = offset + len(line.rstrip())
             offset += len(line) + 1
+            if b <= a:
+                continue
+            if lines and (text[a].islower() or text[a].isdigit()):
+                lines[-1][1] = b
+            else:
+                lines.append([a, b])
+        for a, b in lines:
             dateline = _DATELINE.match(text[a:b])
             if dateline and dateline.end() < b - a:
                 a += dateline.end()
-            if b > a and not heading_or_dateline(text[a:b]):
+            if b > a and not heading_or_dateline(text[a:b].replace("\n", " ")):
                 spans.append((a, b))
     return spans
 
@@ -260,7 +271,7 @@ def overlap_candidates(
     for rank, hit in enumerate(hits[:max_passages]):
         text = hit.passage.text
         for s, e in candidate_spans(text):
-            sentence = text[s:e]
+            sentence = text[s:e].replace("\n", " ")  # same length: offsets stay right
             sterms = set(content_terms(sentence, with_compounds=True))
             coverage = sum(w for t, w in weights.items() if t in sterms) / total
             typed = bool(pattern and pattern.search(sentence))
@@ -422,12 +433,13 @@ def read(question: str, hits: list[Hit], idf: dict[str, float], reader: SpanRead
 
 
 def short_answer(hits: list[Hit], sentence: Sentence) -> str:
-    """The reader's answer span in `sentence`, trimmed of edge punctuation."""
+    """The reader's answer span in `sentence`, trimmed of edge punctuation, a line break in it
+    (a hard-wrapped paragraph) read as a space."""
     a, b = sentence.answer
     if b <= a:
         return ""
-    text = hits[sentence.hit_index].passage.text[a:b]
-    return text.strip(" \t\n,;:.\"'“”‘’()")
+    text = re.sub(r"\s+", " ", hits[sentence.hit_index].passage.text[a:b])
+    return text.strip(" ,;:.\"'“”‘’()")
 
 
 # --- entities (spaCy) -------------------------------------------------------------------------

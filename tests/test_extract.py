@@ -88,6 +88,23 @@ def test_headings_and_datelines_are_never_quoted() -> None:
     ]
 
 
+def test_a_hard_wrapped_sentence_stays_one_sentence_and_is_quoted_on_one_line() -> None:
+    text = (
+        "Tunnel opens in Valdoria\n"
+        "Chief engineer Ingrid Solberg said the tunnel cost 900\nmillion euros.\n"
+        "It opened on Monday."
+    )
+    assert [text[a:b] for a, b in candidate_spans(text)] == [
+        "Chief engineer Ingrid Solberg said the tunnel cost 900\nmillion euros.",
+        "It opened on Monday.",
+    ]
+    hits = [_hit(text)]
+    reading = read("How much did the tunnel cost?", hits, {}, KeywordReader("900 million euros"))
+    best = reading.parts[0].sentences[0]
+    assert best.text == "Chief engineer Ingrid Solberg said the tunnel cost 900 million euros."
+    assert short_answer(hits, best) == "900 million euros"
+
+
 def test_the_reader_chooses_the_sentence_and_its_span_is_the_short_answer() -> None:
     hits = [
         _hit("The talks were held in Vienna. Putin brokered the cease-fire in 2020.", 0),
