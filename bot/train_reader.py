@@ -751,8 +751,15 @@ def _stage_command(n: int, meta: dict[str, Any], stages: int) -> str:
         f"--threads {cfg['threads']}",
     ]
     defaults = TrainConfig(data="", out="")
-    keys = ("lr", "hard_negatives", "far_negatives", "swap_rate", "overlap_negatives")
-    for key in (*keys, "attribute_rate", "negation_rate"):
+    for key in (
+        "lr",
+        "hard_negatives",
+        "far_negatives",
+        "swap_rate",
+        "overlap_negatives",
+        "attribute_rate",
+        "negation_rate",
+    ):
         if cfg.get(key, getattr(defaults, key)) != getattr(defaults, key):
             flags.append(f"--{key.replace('_', '-')} {cfg[key]}")
     if cfg.get("init_from"):
