@@ -285,8 +285,8 @@ def test_answer_cases_breaks_the_article_bot_down_by_kind(article_bot: ChatBot) 
         EvalCase(
             "direct",
             # The headline question. Its longer form, "... between Armenia and Azerbaijan?",
-            # is a case of eval/article_questions.jsonl that the second-stage reader gets wrong
-            # (README, "How it answers, and how well"); the quality gate counts it there.
+            # is a case of eval/article_questions.jsonl (the second-stage reader got it wrong,
+            # README, "How it answers, and how well"); the quality gate counts it there.
             "Who brokered the 2020 ceasefire?",
             answers=putin,
             gold_quotes=("A cease-fire deal brokered by Russian President Vladimir Putin",),
