@@ -63,6 +63,11 @@ CONFIDENCE_WEIGHTS = {"bias": -1.598, "evidence": 0.166, "dense": 1.744, "keys":
 #: confidence weighs (the passages' similarity and names alone can outweigh a low evidence).
 UNTYPED_EVIDENCE = -10.0
 
+#: Numbers that news style spells out, for matching "4" in a question to "four" in an article.
+_SMALL_NUMBERS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty"
+).split()
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
     "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
@@ -75,7 +80,7 @@ _PATTERNS = {
         re.I,
     ),
     "number": re.compile(
-        r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+        r"\b\d[\d,.]*+(?!st\b|nd\b|rd\b|th\b)|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
         r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)s?\b",
         re.I,
     ),
@@ -396,15 +401,18 @@ def _document_text(hits: list[Hit], index: int) -> str:
 
 def key_share(question: str, text: str) -> float:
     """The share of the question's names and numbers that `text` holds; a demonym
-    ("Turkish") also counts when the text names its country ("Turkey")."""
+    ("Turkish") also counts when the text names its country ("Turkey"), and a small number
+    when the text spells it out ("4": "four")."""
     from bot.query import demonyms
 
     held = _terms(text)
     groups = []
     for match in _key_words(question):
         word = match.group()
-        country = demonyms().get(word.lower())
-        stems = _terms(word) | (_terms(country) if country else frozenset())
+        other = demonyms().get(word.lower())
+        if word.isdigit() and int(word) < len(_SMALL_NUMBERS):
+            other = _SMALL_NUMBERS[int(word)]
+        stems = _terms(word) | (_terms(other) if other else frozenset())
         if stems:
             groups.append(stems)
     if not groups:

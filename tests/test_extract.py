@@ -150,12 +150,26 @@ def test_a_hyphenated_duration_answers_a_how_long_question() -> None:
     assert year.parts[0].sentences[0].evidence == UNTYPED_EVIDENCE
 
 
+@pytest.mark.parametrize("amount", ["£304m", "$1.3bn", "50 million euros", "a dozen"])
+def test_an_amount_with_a_unit_answers_a_how_much_question(amount: str) -> None:
+    hits = [_hit(f"BSkyB agreed to pay {amount} for the rights.")]
+    reading = read("How much did BSkyB pay for the rights?", hits, {}, KeywordReader(amount))
+    assert reading.parts[0].sentences[0].evidence == 3.0  # not UNTYPED_EVIDENCE
+    hits = [_hit("BSkyB agreed to pay at the 11th meeting.")]
+    ordinal = read("How much did BSkyB pay for the rights?", hits, {}, KeywordReader("11th"))
+    assert ordinal.parts[0].sentences[0].evidence == UNTYPED_EVIDENCE
+
+
 def test_the_names_and_numbers_asked_about_must_be_in_the_passage() -> None:
     text = "Moscow has deployed some 2,000 peacekeepers in Karabakh."
     assert key_share("How many peacekeepers has Moscow deployed in Karabakh?", text) == 1.0
     assert key_share("How many peacekeepers has Turkey deployed in Karabakh?", text) == 0.5
     assert key_share("how many peacekeepers are there", text) == 1.0  # nothing to check
     assert key_share("When did the Turkish government close the border?", "Turkey did.") == 1.0
+    # news style spells small numbers out
+    four = "Sky picked up the remaining four packages."
+    assert key_share("Who bought the remaining 4 packages?", four) == 1.0
+    assert key_share("Who bought the remaining 5 packages?", four) == 0.0
 
 
 def test_the_names_asked_about_may_stand_in_another_passage_of_the_same_article() -> None:
