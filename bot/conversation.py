@@ -6,7 +6,8 @@ pronouns (he/his/she/her) are replaced by the person the last answer named, else
 recent person named in the conversation (never a known city or country that the entity
 recogniser took for a person). "it", "its", "they" and "their" are replaced by the last answer
 when that is a country or organisation ("Which country backs Azerbaijan?" - "Turkey" - "When did
-it close its border?"). Other references (there, that) and elliptical questions ("And in
+it close its border?"), and "they", "their" and "them" also when it is several ("Turkey and
+Armenia"). Other references (there, that) and elliptical questions ("And in
 2009?") borrow the content words of the previous question instead, since guessing their
 antecedent goes wrong more often than not. The LLM mode rewrites with the model instead
 (`bot.answer`).
@@ -47,6 +48,9 @@ _PERSONAL_PRONOUNS = {
 _DEICTIC = {"there", "that", "this", "these", "those", "then", "they", "them", "their", "it", "its"}
 # Pronouns that may stand for a country or organisation just named in an answer.
 _THING_PRONOUNS = {"it": False, "its": True, "they": False, "their": True, "them": False}
+# Those that may also stand for several of them ("Turkey and Armenia").
+_PLURAL_PRONOUNS = {"they": False, "their": True, "them": False}
+_THING_LABELS = {"GPE", "ORG", "NORP"}
 _SHORT_ANSWER = re.compile(r"^(.{1,80}?) \u2014 \u201c")
 _FOLLOW_UP_START = re.compile(r"^\s*(and|what about|how about|also|but|so|then)\b", re.I)
 MIN_CONTENT_TERMS = 2
@@ -81,8 +85,12 @@ def condense(question: str, history: list[Turn]) -> str:
     ]
     person = next((name for name in people if name.lower() not in question.lower()), None)
     # "it"/"its"/"they" take the answer just given only when that is a country or organisation
-    # ("Which country backs Azerbaijan?" - "Turkey" - "When did it close its border?").
-    thing = lead if lead_label in {"GPE", "ORG", "NORP"} else None
+    # ("Which country backs Azerbaijan?" - "Turkey" - "When did it close its border?"), and
+    # "they"/"their"/"them" when it is several ("Turkey and Armenia").
+    thing = lead if lead_label in _THING_LABELS else None
+    pronouns = _THING_PRONOUNS
+    if lead and not thing and _is_group(lead):
+        thing, pronouns = lead, _PLURAL_PRONOUNS
 
     resolved = question
     replaced = False
@@ -93,7 +101,7 @@ def condense(question: str, history: list[Turn]) -> str:
         resolved = pattern.sub(f"{person}'s" if possessive else person, resolved)
         replaced = True
     if thing and thing.lower() not in question.lower():
-        for pronoun, possessive in _THING_PRONOUNS.items():
+        for pronoun, possessive in pronouns.items():
             pattern = re.compile(rf"\b{pronoun}\b", re.I)
             if pattern.search(resolved):
                 resolved = pattern.sub(f"{thing}'s" if possessive else thing, resolved)
@@ -119,6 +127,13 @@ def _label_of(text: str) -> str:
         return "GPE"
     labels = [label for ent, label in entities(text) if ent == text]
     return labels[0] if labels else ""
+
+
+def _is_group(text: str) -> bool:
+    """Whether a short answer names two or more countries or organisations and nothing else
+    ("Turkey and Armenia", "Russia, Turkey and Iran")."""
+    names = [n.strip() for n in re.split(r",\s*(?:and\s+)?|\s+and\s+", text) if n.strip()]
+    return len(names) > 1 and all(_label_of(n) in _THING_LABELS for n in names)
 
 
 def _content_words(text: str) -> list[str]:

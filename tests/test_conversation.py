@@ -1,5 +1,5 @@
 """Follow-ups resolved to an antecedent of the right kind: a person for he/she, the country or
-organisation just given as the answer for it/its/they."""
+organisation just given as the answer for it/its/they, or several of them for they/their."""
 
 from __future__ import annotations
 
@@ -29,6 +29,21 @@ def test_it_is_the_country_just_given_as_the_answer() -> None:
     assert condense("When did it close its border with Armenia?", history) == (
         "When did Turkey close Turkey's border with Armenia?"
     )
+
+
+def test_they_are_the_countries_just_given_as_the_answer() -> None:
+    history = _answered(
+        "Which two countries agreed to open the Margara-Alican crossing?",
+        "Turkey and Armenia — “The special envoys of Turkey and Armenia agreed ...” [1]",
+    )
+    assert condense("When did they sign a landmark peace accord?", history) == (
+        "When did Turkey and Armenia sign a landmark peace accord?"
+    )
+    # "it" is one thing, never the two
+    assert "Turkey and Armenia" not in condense("When was it opened?", history)
+    # an answer that is not all countries or organisations is not a "they"
+    history = _answered("Who met?", "Turkey and some envoys — “Turkey and some envoys met.” [1]")
+    assert "Turkey and some envoys" not in condense("When did they meet again?", history)
 
 
 def test_it_without_a_country_or_organisation_borrows_the_last_question() -> None:
