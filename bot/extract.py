@@ -106,9 +106,7 @@ class SpanReader(Protocol):
 
     name: str
 
-    def score(
-        self, question: str, sentences: list[str], contexts: list[str] | None = None
-    ) -> list: ...
+    def score(self, question: str, sentences: list[str]) -> list: ...
 
 
 @dataclass(frozen=True)
@@ -135,7 +133,6 @@ class Sentence:
     evidence: float = -math.inf  # reader: span score minus no-answer score
     answer: tuple[int, int] = (0, 0)
     choice: float = -math.inf  # what the sentence is chosen by (see CHOICE_WEIGHTS)
-    context: str = ""  # the candidate sentence before it in its passage ("" for the first)
 
 
 @dataclass(frozen=True)
@@ -278,15 +275,13 @@ def overlap_candidates(
     candidates = []
     for rank, hit in enumerate(hits[:max_passages]):
         text = hit.passage.text
-        before = ""
         for s, e in candidate_spans(text):
             sentence = text[s:e].replace("\n", " ")  # same length: offsets stay right
             sterms = set(content_terms(sentence, with_compounds=True))
             coverage = sum(w for t, w in weights.items() if t in sterms) / total
             typed = bool(pattern and pattern.search(sentence))
             score = coverage + 0.3 * typed + 0.2 / (1 + rank) + 0.5 * max(hit.dense_similarity, 0)
-            candidates.append(Sentence(rank, s, e, sentence, score, context=before))
-            before = sentence
+            candidates.append(Sentence(rank, s, e, sentence, score))
     candidates.sort(key=lambda c: -c.overlap)
     return candidates
 
@@ -322,9 +317,7 @@ def read_part(
             + CHOICE_WEIGHTS["dense"] * max(hits[c.hit_index].dense_similarity, 0.0)
         )
         read.append(
-            Sentence(
-                c.hit_index, c.start, c.end, c.text, c.overlap, evidence, answer, choice, c.context
-            )
+            Sentence(c.hit_index, c.start, c.end, c.text, c.overlap, evidence, answer, choice)
         )
     read.sort(key=lambda c: -c.choice)
     if recent and read:
@@ -383,9 +376,9 @@ def _score_in_context(
     scores: list = [None] * len(candidates)
     for text in dict.fromkeys(asked):
         rows = [i for i, q in enumerate(asked) if q == text]
-        sentences = [candidates[i].text for i in rows]
-        contexts = [candidates[i].context for i in rows]
-        for i, score in zip(rows, reader.score(text, sentences, contexts), strict=True):
+        for i, score in zip(
+            rows, reader.score(text, [candidates[i].text for i in rows]), strict=True
+        ):
             scores[i] = score
     return scores
 

@@ -6,10 +6,7 @@ its "no answer" score the most), gives the short answer (that span), and gives t
 that decides refusal (span score minus no-answer score). It is the packaged all-MiniLM-L6-v2
 encoder with a SQuAD-style start/end head, fine-tuned by `bot train-reader` (see
 `bot/train_reader.py` and the model card beside the weights). Input is `[CLS] question [SEP]
-sentence [SEP]`, or, for a reader trained with `--previous-sentence`, `[CLS] question [SEP] the
-sentence before, sentence [SEP]` with the span looked for in the sentence only (the sentence
-before says what "it" or "the deal" is); "no answer" is the span at [CLS], as in SQuAD 2.0
-readers.
+sentence [SEP]`; "no answer" is the span at [CLS], as in SQuAD 2.0 readers.
 
 The shipped weights leave out the word-embedding table, which training keeps frozen: it is read
 from the packaged MiniLM, so the repository holds about half the model. At load time the linear
@@ -42,9 +39,6 @@ CARD_FILE = "README.md"
 META_FILE = "reader.json"
 #: Tokens a question keeps; the sentence gets the rest of `max_length`.
 MAX_QUESTION_TOKENS = 40
-#: Tokens of the sentence before that a reader trained with context reads (the start of it,
-#: where its subject usually stands).
-MAX_CONTEXT_TOKENS = 32
 #: Longest short answer, in tokens (SQuAD 1.1 train's answers: median 3, 95 % within 11, 99 %
 #: within 20).
 MAX_ANSWER_TOKENS = 20
@@ -87,53 +81,19 @@ def load_tokenizer(base_path: Path) -> Any:
 
 
 def encode_pairs(
-    tokenizer: Any,
-    question: str,
-    sentences: list[str],
-    max_length: int,
-    contexts: list[str] | None = None,
-) -> tuple[dict[str, Any], list[int]]:
-    """Tokenise (question, sentence) pairs the same way in training and at run time.
-
-    With `contexts`, each sentence is read after its context (the sentence before it in its
-    passage, cut to `MAX_CONTEXT_TOKENS`), as one text: `[CLS] question [SEP] context sentence
-    [SEP]`. Returns the batch and, per row, where the sentence starts in that text (0 without
-    a context): answer spans are looked for from there on."""
+    tokenizer: Any, question: str, sentences: list[str], max_length: int
+) -> dict[str, Any]:
+    """Tokenise (question, sentence) pairs the same way in training and at run time."""
     q_ids = tokenizer(question, add_special_tokens=False)["input_ids"][:MAX_QUESTION_TOKENS]
     short_question = tokenizer.decode(q_ids)
-    texts, starts = list(sentences), [0] * len(sentences)
-    for i, context in enumerate(contexts or []):
-        context = context.strip()
-        if not context:
-            continue
-        spans = tokenizer(context, add_special_tokens=False, return_offsets_mapping=True)[
-            "offset_mapping"
-        ]
-        if len(spans) > MAX_CONTEXT_TOKENS:
-            context = context[: spans[MAX_CONTEXT_TOKENS - 1][1]]
-        texts[i] = f"{context} {sentences[i]}"
-        starts[i] = len(context) + 1
-    batch = tokenizer(
+    return tokenizer(
         [short_question] * len(sentences),
-        texts,
+        sentences,
         truncation="only_second",
         max_length=max_length,
         padding=True,
         return_offsets_mapping=True,
         return_tensors="pt",
-    )
-    return batch, starts
-
-
-def answer_mask(batch: Any, starts: list[int]) -> np.ndarray:
-    """Per row and token: whether the token lies in the sentence (not the question, not the
-    context before the sentence, not a special token)."""
-    offsets = batch["offset_mapping"].numpy()
-    return np.array(
-        [
-            [sid == 1 and offsets[row][t][0] >= starts[row] for t, sid in enumerate(ids)]
-            for row, ids in enumerate(batch.sequence_ids(i) for i in range(len(starts)))
-        ]
     )
 
 
@@ -179,8 +139,6 @@ class Reader:
         self.meta = meta
         self.name = name
         self.max_length = int(meta.get("max_length", 96))
-        #: Whether the reader was trained to read each sentence after the one before it.
-        self.previous_sentence = bool(meta.get("previous_sentence", False))
         self._tokenizing = threading.Lock()
 
     @classmethod
@@ -227,32 +185,27 @@ class Reader:
         name = f"{meta.get('name', 'reader')}@{file_digest(weights)[:12]}"
         return cls(model, load_tokenizer(base_path), meta, name)
 
-    def score(
-        self, question: str, sentences: list[str], contexts: list[str] | None = None
-    ) -> list[SpanScore]:
-        """The best span and its evidence in each sentence (same order as `sentences`).
-        `contexts` (the sentence before each one in its passage) are read only by a reader
-        trained with them (`previous_sentence` in its metadata)."""
+    def score(self, question: str, sentences: list[str]) -> list[SpanScore]:
+        """The best span and its evidence in each sentence (same order as `sentences`)."""
         if not sentences:
             return []
         import torch
 
-        if not self.previous_sentence:
-            contexts = None
         with self._tokenizing:
-            batch, starts = encode_pairs(
-                self.tokenizer, question, sentences, self.max_length, contexts
-            )
-        mask = answer_mask(batch, starts)
+            batch = encode_pairs(self.tokenizer, question, sentences, self.max_length)
         offsets = batch.pop("offset_mapping").numpy()
+        context = np.array(
+            [[sid == 1 for sid in batch.sequence_ids(i)] for i in range(len(sentences))]
+        )
         with torch.inference_mode():
             out = self.model(**batch)
-        spans = best_spans(out.start_logits.float().numpy(), out.end_logits.float().numpy(), mask)
+        spans = best_spans(
+            out.start_logits.float().numpy(), out.end_logits.float().numpy(), context
+        )
         results = []
         for row, (si, ei, span, null) in enumerate(spans):
-            start = int(offsets[row][si][0]) - starts[row]
-            end = int(offsets[row][ei][1]) - starts[row]
-            results.append(SpanScore(max(start, 0), max(end, 0), span, null))
+            start, end = int(offsets[row][si][0]), int(offsets[row][ei][1])
+            results.append(SpanScore(start, end, span, null))
         return results
 
 

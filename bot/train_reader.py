@@ -43,7 +43,6 @@ from bot.reader import (
     FROZEN_PREFIXES,
     META_FILE,
     WEIGHTS_FILE,
-    answer_mask,
     build_model,
     encode_pairs,
     file_digest,
@@ -62,15 +61,13 @@ _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 
 @dataclass
 class Example:
-    """One (question, sentence) pair; `start`/`end` are the answer's characters in the
-    sentence, or None. `context` is the sentence before it in its paragraph ("" for the first)."""
+    """One (question, sentence) pair; `start`/`end` are the answer's characters, or None."""
 
     question: str
     sentence: str
     start: int | None = None
     end: int | None = None
     kind: str = "positive"
-    context: str = ""
 
 
 @dataclass
@@ -93,12 +90,6 @@ class TrainConfig:
     #: Share of questions that also get their main verb negated against their answering
     #: sentence ("When was it signed?" -> "When was it not signed?", `negate_question`).
     negation_rate: float = 0.0
-    #: Read each sentence after the one before it in its paragraph (`bot.reader.encode_pairs`):
-    #: "It was signed in 1920." says what "it" is.
-    previous_sentence: bool = False
-    #: Draw questions that earlier stages trained on too (a second pass over the data), rather
-    #: than only questions no earlier stage saw.
-    revisit: bool = False
     held_out_articles: int = 12
     max_length: int = 96
     batch_size: int = 32
@@ -290,15 +281,10 @@ def make_examples(
         names, numbers = swap_pools(article)
         attributes = attribute_pool(article) if config.attribute_rate else []
         paragraphs = [(p, sentence_spans(p["context"])) for p in article["paragraphs"]]
-        # (paragraph, sentence, the sentence before it in the paragraph)
         all_sentences = [
-            (pi, p["context"][a:b], p["context"][spans[i - 1][0] : spans[i - 1][1]] if i else "")
-            for pi, (p, spans) in enumerate(paragraphs)
-            for i, (a, b) in enumerate(spans)
+            (pi, p["context"][a:b]) for pi, (p, spans) in enumerate(paragraphs) for a, b in spans
         ]
-        ranker = (
-            OverlapRanker([t for _, t, _ in all_sentences]) if config.overlap_negatives else None
-        )
+        ranker = OverlapRanker([t for _, t in all_sentences]) if config.overlap_negatives else None
         for pi, (paragraph, spans) in enumerate(paragraphs):
             context = paragraph["context"]
             for qa in paragraph["qas"]:
@@ -312,56 +298,38 @@ def make_examples(
                     continue  # the answer crosses a sentence boundary
                 s0, e0 = spans[held]
                 sentence = context[s0:e0]
-                before = context[spans[held - 1][0] : spans[held - 1][1]] if held else ""
-                # What a swapped name must be missing from: all the reader sees.
-                seen = f"{before} {sentence}" if config.previous_sentence else sentence
                 question = qa["question"].strip()
                 a_start = int(answer["answer_start"]) - s0
-                examples.append(
-                    Example(
-                        question,
-                        sentence,
-                        a_start,
-                        a_start + len(answer["text"]),
-                        "positive",
-                        before,
-                    )
-                )
+                examples.append(Example(question, sentence, a_start, a_start + len(answer["text"])))
                 gold = answer["text"].lower()
                 others = [
-                    (context[s:e], context[spans[i - 1][0] : spans[i - 1][1]] if i else "")
-                    for i, (s, e) in enumerate(spans)
+                    context[s:e]
+                    for s, e in spans
                     if (s, e) != (s0, e0) and gold not in context[s:e].lower()
                 ]
                 for _ in range(_count(config.hard_negatives, rng)):
                     if others:
-                        text, ctx = rng.choice(others)
-                        examples.append(Example(question, text, kind="paragraph", context=ctx))
-                far = [(t, c) for j, t, c in all_sentences if j != pi and gold not in t.lower()]
+                        examples.append(Example(question, rng.choice(others), kind="paragraph"))
+                far = [t for j, t in all_sentences if j != pi and gold not in t.lower()]
                 for _ in range(_count(config.far_negatives, rng)):
                     if far:
-                        text, ctx = rng.choice(far)
-                        examples.append(Example(question, text, kind="article", context=ctx))
+                        examples.append(Example(question, rng.choice(far), kind="article"))
                 if ranker is not None:
-                    near = [
-                        all_sentences[i]
-                        for i in ranker.ranked(question)
-                        if gold not in all_sentences[i][1].lower()
-                    ]
-                    for _, text, ctx in near[: _count(config.overlap_negatives, rng)]:
-                        examples.append(Example(question, text, kind="overlap", context=ctx))
+                    near = [t for t in ranker.ranked(question) if gold not in t.lower()]
+                    for text in near[: _count(config.overlap_negatives, rng)]:
+                        examples.append(Example(question, text, kind="overlap"))
                 if rng.random() < config.swap_rate:
-                    swapped = swap_question(question, seen, names, numbers, rng)
+                    swapped = swap_question(question, sentence, names, numbers, rng)
                     if swapped:
-                        examples.append(Example(swapped, sentence, kind="swap", context=before))
+                        examples.append(Example(swapped, sentence, kind="swap"))
                 if config.attribute_rate and rng.random() < config.attribute_rate:
-                    other = swap_attribute(question, seen, attributes, rng)
+                    other = swap_attribute(question, sentence, attributes, rng)
                     if other:
-                        examples.append(Example(other, sentence, kind="attribute", context=before))
+                        examples.append(Example(other, sentence, kind="attribute"))
                 if config.negation_rate and rng.random() < config.negation_rate:
-                    negated = None if _NEGATION.search(seen) else negate_question(question)
+                    negated = None if _NEGATION.search(sentence) else negate_question(question)
                     if negated:
-                        examples.append(Example(negated, sentence, kind="negation", context=before))
+                        examples.append(Example(negated, sentence, kind="negation"))
     return examples
 
 
@@ -380,12 +348,11 @@ class OverlapRanker:
         n = len(sentences)
         self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
 
-    def ranked(self, question: str) -> list[int]:
-        """The indices of the sentences that share a word with `question`, most shared first."""
+    def ranked(self, question: str) -> list[str]:
         weights = {t: self.idf.get(t, 0.0) for t in set(content_terms(question))}
         scores = [sum(w for t, w in weights.items() if t in terms) for terms in self.terms]
         order = sorted(range(len(scores)), key=lambda i: -scores[i])
-        return [i for i in order if scores[i] > 0]
+        return [self.sentences[i] for i in order if scores[i] > 0]
 
 
 def _count(rate: float, rng: random.Random) -> int:
@@ -394,25 +361,22 @@ def _count(rate: float, rng: random.Random) -> int:
 
 
 def encode_examples(
-    tokenizer: Any, examples: list[Example], max_length: int, previous_sentence: bool = False
+    tokenizer: Any, examples: list[Example], max_length: int
 ) -> list[tuple[list[int], list[int], int, int]]:
     """(input ids, token types, start token, end token) per example; 0/0 means no answer.
-    With `previous_sentence` each sentence is read after its context. Positives whose answer
-    was cut off by `max_length` are dropped."""
+    Positives whose answer was cut off by `max_length` are dropped."""
     encoded = []
     for ex in examples:
-        contexts = [ex.context] if previous_sentence else None
-        batch, [shift] = encode_pairs(tokenizer, ex.question, [ex.sentence], max_length, contexts)
+        batch = encode_pairs(tokenizer, ex.question, [ex.sentence], max_length)
         ids = batch["input_ids"][0].tolist()
         types = batch["token_type_ids"][0].tolist()
         start_tok = end_tok = 0
         if ex.start is not None and ex.end is not None:
             offsets = batch["offset_mapping"][0].tolist()
-            in_sentence = answer_mask(batch, [shift])[0]
-            tokens = [i for i, inside in enumerate(in_sentence) if inside]
-            a, b = ex.start + shift, ex.end + shift
-            starts = [i for i in tokens if offsets[i][0] <= a < offsets[i][1]]
-            ends = [i for i in tokens if offsets[i][0] < b <= offsets[i][1]]
+            seq = batch.sequence_ids(0)
+            tokens = [i for i, s in enumerate(seq) if s == 1]
+            starts = [i for i in tokens if offsets[i][0] <= ex.start < offsets[i][1]]
+            ends = [i for i in tokens if offsets[i][0] < ex.end <= offsets[i][1]]
             if not starts or not ends or ends[0] < starts[0]:
                 continue
             start_tok, end_tok = starts[0], ends[0]
@@ -476,13 +440,14 @@ def train(config: TrainConfig, log: Any = print) -> dict[str, Any]:
     previous = _previous_run(config, train_articles) if config.init_from else None
     # Stage n draws its pairs with seed + n - 1 (`_previous_run` replays earlier stages so).
     rng = random.Random(config.seed + (previous["stages"] if previous else 0))
-    skip = previous["questions"] if previous and not config.revisit else frozenset()
-    examples = make_examples(train_articles, config, rng, skip)
+    examples = make_examples(
+        train_articles, config, rng, previous["questions"] if previous else frozenset()
+    )
     kinds: dict[str, int] = {}
     for ex in examples:
         kinds[ex.kind] = kinds.get(ex.kind, 0) + 1
     log(f"{len(examples)} pairs from {len(train_articles)} articles: {kinds}")
-    encoded = encode_examples(tokenizer, examples, config.max_length, config.previous_sentence)
+    encoded = encode_examples(tokenizer, examples, config.max_length)
     plan = batches(encoded, config.batch_size, rng)
     steps = config.max_steps or math.ceil(len(plan) * config.epochs)
     plan = (plan * math.ceil(steps / max(len(plan), 1)))[:steps]
@@ -595,8 +560,7 @@ def _previous_run(config: TrainConfig, train_articles: list[dict[str, Any]]) -> 
             )
     seen: frozenset[str] = frozenset()
     for n, earlier in enumerate(configs):
-        skip = frozenset() if earlier.revisit else seen
-        examples = make_examples(train_articles, earlier, random.Random(earlier.seed + n), skip)
+        examples = make_examples(train_articles, earlier, random.Random(earlier.seed + n), seen)
         seen = seen | {ex.question for ex in examples if ex.kind == "positive"}
     return {"meta": meta, "stages": len(configs), "questions": seen}
 
@@ -633,7 +597,6 @@ def write_model(
         "name": config.name,
         "base_model": config.base_model,
         "max_length": config.max_length,
-        "previous_sentence": config.previous_sentence,
         "config": {k: v for k, v in asdict(config).items() if k != "out"},
         "data": {"file": data_path.name, "sha256": file_digest(data_path)},
         "pairs": pairs,
@@ -656,12 +619,7 @@ def evaluate_held_out(
     and swapped questions."""
     from bot.reader import Reader
 
-    reader = Reader(
-        model,
-        tokenizer,
-        {"max_length": config.max_length, "previous_sentence": config.previous_sentence},
-        config.name,
-    )
+    reader = Reader(model, tokenizer, {"max_length": config.max_length}, config.name)
     rng = random.Random(config.seed + 1)
     chosen = right = 0
     f1s: list[float] = []
@@ -670,8 +628,7 @@ def evaluate_held_out(
     for ex_question, sentences, gold_index, gold_text, names, numbers in _held_out_cases(
         articles, rng
     ):
-        contexts = ["", *sentences[:-1]]
-        scores = reader.score(ex_question, sentences, contexts)
+        scores = reader.score(ex_question, sentences)
         best = max(range(len(scores)), key=lambda i: scores[i].evidence)
         chosen += 1
         right += best == gold_index
@@ -680,8 +637,7 @@ def evaluate_held_out(
         positive.append(scores[gold_index].evidence)
         swapped = swap_question(ex_question, sentences[gold_index], names, numbers, rng)
         if swapped:
-            gold = [sentences[gold_index]], [contexts[gold_index]]
-            negative.append(reader.score(swapped, *gold)[0].evidence)
+            negative.append(reader.score(swapped, [sentences[gold_index]])[0].evidence)
     return {
         "questions": chosen,
         "sentence_choice": round(right / max(chosen, 1), 4),
@@ -771,14 +727,11 @@ def _stage_recipe(n: int, meta: dict[str, Any], stages: int) -> str:
         f"{s}: {loss}" for s, loss in meta["loss_curve"][:: max(1, len(meta["loss_curve"]) // 12)]
     )
     title = f"Stage {n} of {stages}" if stages > 1 else "Recipe"
-    start = ""
-    if cfg.get("init_from"):
-        start = f"continued from stage {n - 1}'s weights on questions no earlier stage saw; "
-        if cfg.get("revisit"):
-            start = f"continued from stage {n - 1}'s weights on questions drawn again from all"
-            start += " the training articles (a second pass); "
-    if cfg.get("previous_sentence"):
-        start += "each sentence read after the one before it in its paragraph; "
+    start = (
+        f"continued from stage {n - 1}'s weights on questions no earlier stage saw; "
+        if cfg.get("init_from")
+        else ""
+    )
     return f"""- **{title}:** {start}{meta["pairs"]:,} (question, sentence) pairs ({kinds});
   seed {cfg["seed"]}, {meta["steps"]:,} steps of batch {cfg["batch_size"]}, max length
   {cfg["max_length"]} tokens, AdamW lr {cfg["lr"]} (linear warm-up {cfg["warmup"]}, then linear
@@ -806,13 +759,9 @@ def _stage_command(n: int, meta: dict[str, Any], stages: int) -> str:
         "overlap_negatives",
         "attribute_rate",
         "negation_rate",
-        "max_length",
     ):
         if cfg.get(key, getattr(defaults, key)) != getattr(defaults, key):
             flags.append(f"--{key.replace('_', '-')} {cfg[key]}")
-    for key in ("previous_sentence", "revisit"):
-        if cfg.get(key):
-            flags.append(f"--{key.replace('_', '-')}")
     if cfg.get("init_from"):
         flags.append(f"--init-from /tmp/reader-stage{n - 1}")
     return ".venv/bin/bot train-reader PATH/TO/squad11_train.json.gz " + " ".join(flags)
@@ -843,22 +792,6 @@ def add_command(subparsers: Any) -> None:
         help="Articles kept out of training to measure the result.",
     )
     p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="Pairs per step.")
-    p.add_argument(
-        "--max-length",
-        type=int,
-        default=defaults.max_length,
-        help="Tokens per pair (question, context and sentence).",
-    )
-    p.add_argument(
-        "--previous-sentence",
-        action="store_true",
-        help="Read each sentence after the one before it in its paragraph (saved with the reader).",
-    )
-    p.add_argument(
-        "--revisit",
-        action="store_true",
-        help="With --init-from: also draw questions that earlier stages trained on.",
-    )
     p.add_argument("--lr", type=float, default=defaults.lr, help="Peak learning rate.")
     p.add_argument(
         "--hard-negatives",
@@ -915,9 +848,6 @@ def cmd_train_reader(args: Any, settings: Any) -> int:
         max_steps=args.max_steps,
         held_out_articles=args.held_out_articles,
         batch_size=args.batch_size,
-        max_length=args.max_length,
-        previous_sentence=args.previous_sentence,
-        revisit=args.revisit,
         threads=args.threads,
         lr=args.lr,
         hard_negatives=args.hard_negatives,

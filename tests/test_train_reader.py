@@ -67,7 +67,11 @@ def test_overlap_negatives_are_the_sentences_sharing_most_words_with_the_questio
         ]
     )
     ranked = ranker.ranked("Where were the treaty talks held?")
-    assert ranked == [1, 0]  # Budapest's sentence shares no word
+    assert ranked[:2] == [
+        "Vienna hosted the treaty talks for a year.",
+        "The treaty was signed in Vienna in 1867.",
+    ]
+    assert "Budapest grew quickly after the war." not in ranked  # shares no word
 
 
 @pytest.mark.parametrize(
@@ -155,24 +159,6 @@ def test_a_continued_run_starts_from_the_first_and_leaves_its_questions_out(
     assert "Stage 3 of 3" in card and "continued from stage 2's weights" in card
     assert "--out /tmp/reader-stage2" in card and "--init-from /tmp/reader-stage2" in card
     assert "--overlap-negatives 1.0" in card
-    # A second pass may draw the questions again, and read each sentence after the one before.
-    fourth = tmp_path / "fourth"
-    more = ["--init-from", str(third), "--revisit", "--previous-sentence", "--max-length", "128"]
-    assert main([*args, "--out", str(fourth), *more]) == 0
-    meta = json.loads((fourth / META_FILE).read_text())
-    assert meta["previous_sentence"] and meta["pairs_by_kind"]["positive"] > 0
-    card = (fourth / CARD_FILE).read_text()
-    assert "drawn again from all the training articles" in card
-    assert "--revisit" in card and "--previous-sentence" in card and "--max-length 128" in card
-    reader = load_reader(str(fourth), 1)
-    assert reader.previous_sentence and reader.max_length == 128
-    sentence = "It is Nicosia."
-    [alone, after] = [
-        reader.score("What is the capital of Cyprus?", [sentence], contexts)[0]
-        for contexts in ([""], ["Cyprus is an island with a capital."])
-    ]
-    assert alone != after  # the sentence before is read
-    assert 0 <= after.start <= after.end <= len(sentence)
     # The same seed must keep the same articles out, or the held-out check would be seen.
     clash = [*args, "--out", str(tmp_path / "x"), "--init-from", str(first), "--seed", "7"]
     assert main(clash) != 0
