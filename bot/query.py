@@ -9,6 +9,8 @@ articles, and demonyms given their country's name.
   ("France") stays as asked and is refused; a capitalised unknown word is taken for a name and
   is only ever matched to the articles. The English word list is symspellpy's frequency
   dictionary (82,765 words).
+- **Abbreviations** of office that news readers type ("FM", "PM", "MPs") are spelt out when the
+  articles do not use them, so search and the reader meet the articles' "foreign minister".
 - **Demonyms.** "Azerbaijani", "Turkish" and "Russian" add "Azerbaijan", "Turkey" and "Russia"
   to the search query (countryinfo's table), so that keyword search finds articles that only
   name the country. The reader reads the question with its own words.
@@ -30,6 +32,15 @@ from bot.text import STOPWORDS
 MIN_CORRECTED_LENGTH = 4
 #: rapidfuzz ratio (0-100) a correction must reach.
 MIN_SIMILARITY = 80
+#: Titles people abbreviate when they type a question, spelt out as the articles write them.
+ABBREVIATIONS = {
+    "fm": "foreign minister",
+    "pm": "prime minister",
+    "mp": "member of parliament",
+    "mps": "members of parliament",
+    "mep": "member of the European Parliament",
+    "meps": "members of the European Parliament",
+}
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 
 
@@ -51,7 +62,8 @@ class Query:
 
 
 def prepare(question: str, vocabulary: Vocabulary) -> Query:
-    """The question with misspelt words corrected and demonyms' countries added for search."""
+    """The question with misspelt words corrected, abbreviated titles spelt out and demonyms'
+    countries added for search."""
     from bot.catalog import porter_stem
 
     terms = vocabulary.vocabulary()
@@ -59,6 +71,9 @@ def prepare(question: str, vocabulary: Vocabulary) -> Query:
     for match in _WORD.finditer(question):
         word = re.sub(r"['’]s$", "", match.group())  # "Putin's" is checked as "Putin"
         low = word.lower()
+        if low in ABBREVIATIONS and porter_stem(low) not in terms:
+            corrections[word] = ABBREVIATIONS[low]
+            continue
         if len(low) < MIN_CORRECTED_LENGTH or low in STOPWORDS or low in corrections:
             continue
         if porter_stem(low) in terms or low in english_words():

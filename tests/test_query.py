@@ -3,6 +3,8 @@ alone, demonyms' countries added to the search query."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.index import Index
 from bot.ingest import ingest_paths
 from bot.query import closest_term, demonyms, prepare
@@ -30,6 +32,26 @@ def test_known_words_the_articles_lack_are_left_alone(index: Index) -> None:
     ingest_paths(index, [ARTICLE])
     query = prepare("What is the capital of France?", index.catalog)
     assert query.question == "What is the capital of France?" and not query.corrections
+
+
+def test_abbreviated_titles_are_spelt_out_unless_the_articles_use_them(
+    index: Index, tmp_path: Path
+) -> None:
+    ingest_paths(index, [ARTICLE])
+    query = prepare("what did the turkish FM say about mirzoyan", index.catalog)
+    assert query.question == "what did the turkish foreign minister say about mirzoyan"
+    assert query.corrections == {"FM": "foreign minister"}
+    query = prepare("why were some armenian MPs against it", index.catalog)
+    assert "members of parliament" in query.question
+    # an article that writes "PM" keeps the question's "PM"
+    assert (
+        prepare("What did the PM say?", index.catalog).question
+        == "What did the prime minister say?"
+    )
+    article = tmp_path / "pm.txt"
+    article.write_text("Pashinyan speaks\n\nThe PM said the border would open on Friday.\n")
+    ingest_paths(index, [article])
+    assert prepare("What did the PM say?", index.catalog).question == "What did the PM say?"
 
 
 def test_demonyms_add_their_country_to_the_search_only(index: Index) -> None:
