@@ -28,9 +28,10 @@ from bot.citations import (
     strip_invalid,
 )
 from bot.config import Settings
-from bot.conversation import MAX_HISTORY_TURNS
+from bot.conversation import MAX_HISTORY_TURNS, condense
 from bot.dates import asks_for_recent
 from bot.errors import EmptyIndexError, InvalidQuestionError
+from bot.extract import question_parts
 from bot.index import Index
 from bot.query import prepare
 from bot.retrieve import Retriever
@@ -84,7 +85,19 @@ class ChatBot:
         standalone = query.question
         t1 = time.perf_counter()
         recent = asks_for_recent(standalone)  # "latest": equally relevant hits newest first
-        retrieval = self.retriever.search(query.search, self.settings.top_k, recent)
+        # Each part of a two-part question is searched on its own ("How many conditions has
+        # the Front set out, and how many did Azerbaijan's proposal contain?" is about two
+        # stories); a second part that leans on the first ("... and how many does it have
+        # there now?") is made standalone against it, as a follow-up would be.
+        parts = question_parts(standalone)
+        searches = [query.search]
+        if len(parts) > 1:
+            first = [Turn("user", parts[0])]
+            searches = [
+                prepare(part if i == 0 else condense(part, first), self.index.catalog).search
+                for i, part in enumerate(parts)
+            ]
+        retrieval = self.retriever.search_parts(searches, self.settings.top_k, recent)
         hits = retrieval.hits
         t2 = time.perf_counter()
         valid = range(1, len(hits) + 1)

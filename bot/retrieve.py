@@ -6,7 +6,9 @@ left out: at 9.5 passages/s on one core it costs seconds per query (see README).
 Every hit carries its cosine similarity to the query, which the answerer uses as evidence.
 For a question that asks for recent news (`bot.dates.asks_for_recent`, decided by the caller)
 the passages whose fused score is within `RECENT_MARGIN` of the best are put newest first;
-every other question is ranked by fused score alone.
+every other question is ranked by fused score alone. A question that asks two things is
+searched part by part (`search_parts`), so each part's article comes up even when the two are
+about different stories.
 The keyword search runs on a worker thread beside the query embedding and the vector search.
 """
 
@@ -88,6 +90,26 @@ class Retriever:
             "fuse": (t4 - t3) * 1000,
         }
         return Retrieval(query, hits, vector, timings)
+
+    def search_parts(self, queries: list[str], k: int, recent: bool = False) -> Retrieval:
+        """The k best passages for the parts of a two-part question: each part searched on its
+        own, their rankings taken in turn (the first part's best, the second's best, the
+        first's second, ...), each passage once. One part is `search`."""
+        if len(queries) == 1:
+            return self.search(queries[0], k, recent)
+        results = [self.search(q, k, recent) for q in queries]
+        hits: list[Hit] = []
+        seen: set[str] = set()
+        for rank in range(k):
+            for result in results:
+                if rank < len(result.hits) and result.hits[rank].passage.passage_id not in seen:
+                    seen.add(result.hits[rank].passage.passage_id)
+                    hits.append(result.hits[rank])
+        timings: dict[str, float] = {}
+        for result in results:
+            for key, ms in result.timings_ms.items():
+                timings[key] = timings.get(key, 0.0) + ms
+        return Retrieval(" | ".join(queries), hits[:k], results[0].query_vector, timings)
 
     def _similarities(self, vector: np.ndarray, ids: list[str]) -> dict[str, float]:
         stored = self.index.vectors.get_vectors(ids)

@@ -3,6 +3,8 @@ refusals and bad input."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.chain import ChatBot
@@ -11,7 +13,9 @@ from bot.conversation import condense, is_follow_up
 from bot.embeddings import Embedder
 from bot.errors import EmptyIndexError, InvalidQuestionError
 from bot.index import Index
+from bot.ingest import ingest_paths
 from bot.types import Answer, Turn
+from tests.conftest import ARTICLE, ROOT
 
 
 def _check_citations(answer: Answer) -> None:
@@ -198,3 +202,24 @@ def test_a_duration_question_without_any_duration_in_the_article_is_refused(
 ) -> None:
     answer = article_bot.answer("How long did the 2020 war between Armenia and Azerbaijan last?")
     assert answer.refused and answer.citations == []
+
+
+def test_a_two_part_question_about_two_stories_cites_each(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = Settings.from_env({}, data_dir=tmp_path / "data")
+    index = Index(settings, embedder)
+    news = ROOT / "eval" / "news"
+    ingest_paths(index, [ARTICLE, *sorted(news.glob("*.txt"))])
+    bot = ChatBot(settings, index)
+    answer = bot.answer(
+        "How many conditions has the Tibesti Patriotic Front set out, and how many did "
+        "Azerbaijan's proposal to Armenia contain?"
+    )
+    _check_citations(answer)
+    # each part found its own story: the Chad talks and the Armenia-Azerbaijan ones
+    cited = {c.doc_id for c in answer.citations}
+    assert "chad-tibesti-peace-talks-in-doha" in cited
+    assert cited - {"chad-tibesti-peace-talks-in-doha"}
+    assert answer.short_answer.startswith("seven; ")
+    index.close()

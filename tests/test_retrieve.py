@@ -73,3 +73,31 @@ def test_a_keyword_only_hit_carries_its_cosine_similarity_too(index: Index) -> N
         expected = float(np.dot(stored[hit.passage.passage_id], result.query_vector))
         assert hit.dense_similarity == pytest.approx(expected, abs=1e-5)
         assert hit.dense_similarity > 0.0
+
+
+def test_a_two_part_question_brings_up_each_parts_article(index: Index) -> None:
+    stories = {
+        "chad": "The Tibesti Patriotic Front has set out seven conditions for a deal in Doha.",
+        "border": "Azerbaijan sent Armenia a proposal containing five conditions for peace.",
+        "treaty": "Azerbaijan and Armenia discussed the peace treaty and its conditions in Baku.",
+        "envoys": "Envoys of Armenia and Azerbaijan met to discuss the conditions for peace.",
+    }
+    for doc_id, text in stories.items():
+        ingest_documents(index, [Document(doc_id, doc_id.title(), text, f"{doc_id}.txt")])
+    retriever = Retriever(index)
+    chad = "How many conditions has the Tibesti Patriotic Front set out?"
+    border = "How many did Azerbaijan's proposal to Armenia contain?"
+    parts = retriever.search_parts([chad, border], k=2)
+    # each part's best passage, in turn
+    assert (
+        [h.passage.doc_id for h in parts.hits]
+        == [
+            retriever.search(chad, 1).hits[0].passage.doc_id,
+            retriever.search(border, 1).hits[0].passage.doc_id,
+        ]
+        == ["chad", "border"]
+    )
+    # one part is a plain search
+    assert [h.passage.passage_id for h in retriever.search_parts([chad], 3).hits] == [
+        h.passage.passage_id for h in retriever.search(chad, 3).hits
+    ]
