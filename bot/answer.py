@@ -11,7 +11,9 @@ final `Draft`. It does not check its own citations: `bot.chain` does that for ev
   `[n]`, by the article's date: "(as of 12 March 2024)".
 - `LLMAnswerer`: any OpenAI-compatible chat endpoint (Ollama, vLLM, llama.cpp server, OpenAI)
   through LangChain, as LCEL chains (prompt | model | parser); tokens stream. Passage text is
-  fenced as data: the system prompt says so, and a passage cannot close its fence.
+  fenced as data: the system prompt says so, and a passage cannot close its fence. With
+  `BOT_LLM_REFUSAL=reader` the trained reader decides refusal, as in extractive mode: when no
+  part of the question reaches the threshold the bot refuses without asking the LLM.
 """
 
 from __future__ import annotations
@@ -166,10 +168,18 @@ class LLMAnswerer(Answerer):
 
     mode = "generative"
 
-    def __init__(self, settings: Settings, chat_model: Any | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        chat_model: Any | None = None,
+        gate: ExtractiveAnswerer | None = None,
+    ) -> None:
         self.settings = settings
         self.model = chat_model or make_chat_model(settings)
         self.answer_chain, self.condense_chain = llm_chains(self.model)
+        #: The reader that decides refusal (`BOT_LLM_REFUSAL=reader`); None: the LLM does.
+        self.gate = gate
+        self.reader = gate.reader if gate else ""
 
     def condense(self, question: str, history: list[Turn]) -> str:
         if not history:
@@ -187,6 +197,14 @@ class LLMAnswerer(Answerer):
             yield REFUSAL
             yield Draft(REFUSAL, refused=True)
             return
+        confidence = None
+        if self.gate:
+            reading = self.gate.read(question, hits)
+            confidence = reading.evidence
+            if not any(p.sentences and p.evidence >= self.gate.threshold for p in reading.parts):
+                yield REFUSAL
+                yield Draft(REFUSAL, refused=True, reader=self.reader, confidence=confidence)
+                return
         pieces: list[str] = []
         try:
             for delta in self.answer_chain.stream(
@@ -199,7 +217,9 @@ class LLMAnswerer(Answerer):
             raise LLMError(_llm_failure(self.settings, exc)) from None
         text = "".join(pieces).strip()
         refused = not text or (bool(_REFUSAL_PATTERN.search(text)) and "[" not in text)
-        yield Draft(REFUSAL if refused else text, refused=refused)
+        yield Draft(
+            REFUSAL if refused else text, refused=refused, reader=self.reader, confidence=confidence
+        )
 
 
 def llm_chains(model: Any) -> tuple[Any, Any]:
@@ -254,14 +274,21 @@ def _llm_failure(settings: Settings, exc: Exception) -> str:
     )
 
 
-def make_answerer(settings: Settings, idf: Callable[[str], dict[str, float]]) -> Answerer:
-    """The LLM answerer if an endpoint is configured, else the extractive one with the
-    trained reader. `idf` gives the keyword index's term weights for a question."""
-    if settings.generative:
-        return LLMAnswerer(settings)
+def make_answerer(
+    settings: Settings, idf: Callable[[str], dict[str, float]], chat_model: Any | None = None
+) -> Answerer:
+    """The LLM answerer if an endpoint is configured (or `chat_model` given), else the
+    extractive one with the trained reader. `idf` gives the keyword index's term weights for a
+    question. In generative mode the reader decides refusal too, unless `llm_refusal` is
+    "model"."""
+    if (settings.generative or chat_model is not None) and settings.llm_refusal == "model":
+        return LLMAnswerer(settings, chat_model)
     from bot.reader import DEFAULT_READER_DIR, load_reader
 
     folder = settings.reader_dir or str(DEFAULT_READER_DIR)
-    return ExtractiveAnswerer(
+    extractive = ExtractiveAnswerer(
         load_reader(folder, settings.torch_threads), idf, settings.refusal_threshold
     )
+    if settings.generative or chat_model is not None:
+        return LLMAnswerer(settings, chat_model, gate=extractive)
+    return extractive

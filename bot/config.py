@@ -125,6 +125,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Most tokens the LLM may write per reply (answer or condensed question).",
     )
+    llm_refusal: Literal["reader", "model"] = Field(
+        "reader",
+        description="Generative mode: who decides that the articles do not answer. 'reader': the "
+        "trained reader's confidence, as in extractive mode (the LLM is not asked); 'model': "
+        "the LLM's own words.",
+    )
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(7860, description="Port the web server listens on.", ge=1, le=65535)
     api_key: str = Field(

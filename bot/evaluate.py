@@ -71,7 +71,7 @@ def run_eval(
     that index is used; without it, the configured index is evaluated. When an LLM is
     configured, `chat_model` (default: the configured one) answers and judges faithfulness.
     """
-    from bot.answer import LLMAnswerer, make_chat_model
+    from bot.answer import make_answerer, make_chat_model
     from bot.chain import ChatBot
     from bot.index import Index, reset_index
     from bot.ingest import ingest_paths
@@ -106,7 +106,7 @@ def run_eval(
                 "evaluate against documents of your own with `bot eval ... --corpus PATH`."
             )
         model = (chat_model or make_chat_model(settings)) if settings.generative else None
-        answerer = LLMAnswerer(settings, model) if model is not None else None
+        answerer = make_answerer(settings, index.catalog.idf, model) if model is not None else None
         bot = ChatBot(settings, index, answerer)
         started = datetime.now(UTC)
         results = answer_cases(bot, cases, k, judge_model=model, progress=progress)

@@ -11,7 +11,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import BaseMessage
 
-from bot.answer import SYSTEM_PROMPT, LLMAnswerer, format_passages
+from bot.answer import SYSTEM_PROMPT, LLMAnswerer, format_passages, make_answerer
 from bot.chain import ChatBot, Delta
 from bot.citations import (
     CitationFilter,
@@ -175,3 +175,27 @@ def test_the_chat_model_asks_for_at_most_the_configured_tokens() -> None:
     assert make_chat_model(Settings.from_env(env)).max_tokens == 512
     capped = Settings.from_env({**env, "BOT_LLM_MAX_TOKENS": "64"})
     assert make_chat_model(capped).max_tokens == 64
+
+
+def test_generative_mode_lets_the_reader_refuse_before_the_llm_is_asked(
+    article_bot: ChatBot,
+) -> None:
+    settings = article_bot.settings.replace(llm_base_url="http://fake", llm_model="fake", top_k=3)
+    recorder = PromptRecorder()
+    model = GenericFakeChatModel(
+        messages=iter(["Vladimir Putin brokered it [1].", "France sent 500 peacekeepers [1]."]),
+        callbacks=[recorder],
+    )
+    answerer = make_answerer(settings, article_bot.index.catalog.idf, model)
+    assert isinstance(answerer, LLMAnswerer) and answerer.gate is not None
+    bot = ChatBot(settings, article_bot.index, answerer)
+    refused = bot.answer("How many peacekeepers has France deployed in Karabakh?")
+    assert refused.refused and not recorder.prompts  # the model was never asked
+    assert refused.reader == answerer.reader != "" and refused.confidence is not None
+    assert refused.confidence < settings.refusal_threshold
+    answered = bot.answer("Who brokered the 2020 ceasefire?")
+    assert not answered.refused and len(recorder.prompts) == 1
+    assert "Putin" in answered.text and answered.confidence >= settings.refusal_threshold
+    # with BOT_LLM_REFUSAL=model the LLM is asked, and its answer is what the bot gives
+    by_model = make_answerer(settings.replace(llm_refusal="model"), lambda q: {}, model)
+    assert isinstance(by_model, LLMAnswerer) and by_model.gate is None

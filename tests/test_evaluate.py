@@ -381,7 +381,9 @@ def test_faithfulness_is_judged_only_when_an_llm_is_configured(
 ) -> None:
     questions, corpus = tiny_set
     model = ScriptedChat()
-    generative = settings.replace(llm_base_url="http://fake", llm_model="fake")
+    # The scripted model answers every question; refusal is left to it, so that the judge sees
+    # an unsupported answer too (the reader would refuse the whale one).
+    generative = settings.replace(llm_base_url="http://fake", llm_model="fake", llm_refusal="model")
     report = run_eval(generative, [questions], tmp_path / "llm", corpus=[corpus], chat_model=model)
     assert report.metrics["run"]["mode"] == "generative"
     faith = report.metrics["faithfulness"]
