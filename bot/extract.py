@@ -80,7 +80,8 @@ _PATTERNS = {
         re.I,
     ),
     "number": re.compile(
-        r"\b\d[\d,.]*+(?!st\b|nd\b|rd\b|th\b)|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+        r"\b\d[\d,.]*+(?!st\b|nd\b|rd\b|th\b)"  # "£304m" but not "11th"
+        r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
         r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)s?\b",
         re.I,
     ),

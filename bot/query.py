@@ -9,8 +9,9 @@ articles, and demonyms given their country's name.
   ("France") stays as asked and is refused; a capitalised unknown word is taken for a name and
   is only ever matched to the articles. The English word list is symspellpy's frequency
   dictionary (82,765 words).
-- **Abbreviations** of office that news readers type ("FM", "PM", "MPs") are spelt out when the
-  articles do not use them, so search and the reader meet the articles' "foreign minister".
+- **Abbreviations** of office that news readers type ("FM", "PM", "MPs", in capitals) are spelt
+  out when the articles do not use them, so search and the reader meet the articles' "foreign
+  minister".
 - **Demonyms.** "Azerbaijani", "Turkish" and "Russian" add "Azerbaijan", "Turkey" and "Russia"
   to the search query (countryinfo's table), so that keyword search finds articles that only
   name the country. The reader reads the question with its own words.
@@ -71,7 +72,8 @@ def prepare(question: str, vocabulary: Vocabulary) -> Query:
     for match in _WORD.finditer(question):
         word = re.sub(r"['’]s$", "", match.group())  # "Putin's" is checked as "Putin"
         low = word.lower()
-        if low in ABBREVIATIONS and porter_stem(low) not in terms:
+        # In capitals only: "pm" in lower case is more often the time of day.
+        if low in ABBREVIATIONS and word.rstrip("s").isupper() and porter_stem(low) not in terms:
             corrections[word] = ABBREVIATIONS[low]
             continue
         if len(low) < MIN_CORRECTED_LENGTH or low in STOPWORDS or low in corrections:

@@ -43,6 +43,8 @@ def test_abbreviated_titles_are_spelt_out_unless_the_articles_use_them(
     assert query.corrections == {"FM": "foreign minister"}
     query = prepare("why were some armenian MPs against it", index.catalog)
     assert "members of parliament" in query.question
+    # in lower case "pm" is the time of day
+    assert prepare("what happened at 5 pm", index.catalog).question == "what happened at 5 pm"
     # an article that writes "PM" keeps the question's "PM"
     assert (
         prepare("What did the PM say?", index.catalog).question
