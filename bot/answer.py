@@ -281,7 +281,8 @@ def make_answerer(
     extractive one with the trained reader. `idf` gives the keyword index's term weights for a
     question. In generative mode the reader decides refusal too, unless `llm_refusal` is
     "model"."""
-    if (settings.generative or chat_model is not None) and settings.llm_refusal == "model":
+    generative = settings.generative or chat_model is not None
+    if generative and settings.llm_refusal == "model":
         return LLMAnswerer(settings, chat_model)
     from bot.reader import DEFAULT_READER_DIR, load_reader
 
@@ -289,6 +290,6 @@ def make_answerer(
     extractive = ExtractiveAnswerer(
         load_reader(folder, settings.torch_threads), idf, settings.refusal_threshold
     )
-    if settings.generative or chat_model is not None:
+    if generative:
         return LLMAnswerer(settings, chat_model, gate=extractive)
     return extractive

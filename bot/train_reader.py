@@ -106,6 +106,20 @@ class TrainConfig:
     init_from: str = ""
 
 
+#: The `TrainConfig` fields that decide how many made negatives each question gets, with their
+#: `bot train-reader` help: one flag each (`--hard-negatives`, ...), repeated by a stage's
+#: rebuild command in the model card when not the default.
+NEGATIVE_FLAGS = {
+    "hard_negatives": "Other sentences of the same paragraph per question (fractions are drawn).",
+    "far_negatives": "Sentences of other paragraphs of the same article per question.",
+    "swap_rate": "Share of questions that also get a swapped-name/number near miss.",
+    "overlap_negatives": "Sentences of the article sharing the most words with the question, "
+    "per question.",
+    "attribute_rate": "Share of questions that also get a word-swapped near miss.",
+    "negation_rate": "Share of questions that also get a negated near miss.",
+}
+
+
 def load_squad(path: Path) -> list[dict[str, Any]]:
     """The articles of a SQuAD-layout JSON file (.json or .json.gz)."""
     if not path.is_file():
@@ -751,15 +765,7 @@ def _stage_command(n: int, meta: dict[str, Any], stages: int) -> str:
         f"--threads {cfg['threads']}",
     ]
     defaults = TrainConfig(data="", out="")
-    for key in (
-        "lr",
-        "hard_negatives",
-        "far_negatives",
-        "swap_rate",
-        "overlap_negatives",
-        "attribute_rate",
-        "negation_rate",
-    ):
+    for key in ("lr", *NEGATIVE_FLAGS):
         if cfg.get(key, getattr(defaults, key)) != getattr(defaults, key):
             flags.append(f"--{key.replace('_', '-')} {cfg[key]}")
     if cfg.get("init_from"):
@@ -793,42 +799,10 @@ def add_command(subparsers: Any) -> None:
     )
     p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="Pairs per step.")
     p.add_argument("--lr", type=float, default=defaults.lr, help="Peak learning rate.")
-    p.add_argument(
-        "--hard-negatives",
-        type=float,
-        default=defaults.hard_negatives,
-        help="Other sentences of the same paragraph per question (fractions are drawn).",
-    )
-    p.add_argument(
-        "--far-negatives",
-        type=float,
-        default=defaults.far_negatives,
-        help="Sentences of other paragraphs of the same article per question.",
-    )
-    p.add_argument(
-        "--swap-rate",
-        type=float,
-        default=defaults.swap_rate,
-        help="Share of questions that also get a swapped-name/number near miss.",
-    )
-    p.add_argument(
-        "--overlap-negatives",
-        type=float,
-        default=defaults.overlap_negatives,
-        help="Sentences of the article sharing the most words with the question, per question.",
-    )
-    p.add_argument(
-        "--attribute-rate",
-        type=float,
-        default=defaults.attribute_rate,
-        help="Share of questions that also get a word-swapped near miss.",
-    )
-    p.add_argument(
-        "--negation-rate",
-        type=float,
-        default=defaults.negation_rate,
-        help="Share of questions that also get a negated near miss.",
-    )
+    for key, text in NEGATIVE_FLAGS.items():
+        p.add_argument(
+            f"--{key.replace('_', '-')}", type=float, default=getattr(defaults, key), help=text
+        )
     p.add_argument(
         "--init-from",
         type=Path,
@@ -850,12 +824,7 @@ def cmd_train_reader(args: Any, settings: Any) -> int:
         batch_size=args.batch_size,
         threads=args.threads,
         lr=args.lr,
-        hard_negatives=args.hard_negatives,
-        far_negatives=args.far_negatives,
-        swap_rate=args.swap_rate,
-        overlap_negatives=args.overlap_negatives,
-        attribute_rate=args.attribute_rate,
-        negation_rate=args.negation_rate,
+        **{key: getattr(args, key) for key in NEGATIVE_FLAGS},
         init_from=str(args.init_from or ""),
     )
     meta = train(config, log=lambda message: print(message, flush=True))
