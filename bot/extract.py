@@ -31,6 +31,7 @@ from functools import cache, lru_cache
 from typing import Protocol
 
 from bot.dates import asks_for_recent, newest_first
+from bot.offices import asked_office, other_office
 from bot.text import content_terms, sentence_spans, words
 from bot.types import Hit
 
@@ -305,11 +306,14 @@ def read_part(
     candidates = overlap_candidates(info, hits, idf)[:limit]
     scores = _score_in_context(question, candidates, hits, reader)
     pattern = _PATTERNS.get(info.kind)
+    office = asked_office(question)
     read = []
     for c, s in zip(candidates, scores, strict=True):
         answer = (c.start + s.start, c.start + s.end) if s.end > s.start else (0, 0)
         evidence = float(s.evidence)
         if pattern and not pattern.search(c.text[s.start : s.end]):
+            evidence = min(evidence, UNTYPED_EVIDENCE)
+        if office and answer[1] and other_office(office, hits[c.hit_index].passage.text, *answer):
             evidence = min(evidence, UNTYPED_EVIDENCE)
         choice = (
             evidence
