@@ -457,6 +457,15 @@ def train(config: TrainConfig, log: Any = print) -> dict[str, Any]:
     examples = make_examples(
         train_articles, config, rng, previous["questions"] if previous else frozenset()
     )
+    if not examples:
+        raise ConfigError(
+            f"No questions left to train on in {data_path}"
+            + (
+                f": the stages behind {config.init_from} trained on all of them."
+                if previous
+                else "."
+            )
+        )
     kinds: dict[str, int] = {}
     for ex in examples:
         kinds[ex.kind] = kinds.get(ex.kind, 0) + 1

@@ -159,6 +159,9 @@ def test_a_continued_run_starts_from_the_first_and_leaves_its_questions_out(
     assert "Stage 3 of 3" in card and "continued from stage 2's weights" in card
     assert "--out /tmp/reader-stage2" in card and "--init-from /tmp/reader-stage2" in card
     assert "--overlap-negatives 1.0" in card
+    # A stage with no question left to draw says so rather than training on nothing.
+    rest = ["train-reader", str(FIXTURE), "--questions", "10000", "--max-steps", "2", *common]
+    assert main([*rest, "--out", str(tmp_path / "none"), "--init-from", str(third)]) != 0
     # The same seed must keep the same articles out, or the held-out check would be seen.
     clash = [*args, "--out", str(tmp_path / "x"), "--init-from", str(first), "--seed", "7"]
     assert main(clash) != 0
