@@ -97,7 +97,22 @@ def office_before(text: str) -> list[str]:
         counterpart = any(w.lower() == "counterpart" for w in words)
         if len(words) == WINDOW * (2 if counterpart else 1) or not token[0].isalpha():
             break
-        words.insert(0, re.sub(r"['’]s$", "", token))
+        words.insert(0, re.sub(r"['’]s$", "", token.rstrip(".")))
+    return words if any(w.lower() in HEADS for w in words) else []
+
+
+def office_after(text: str) -> list[str]:
+    """The words of an office that follows an answer after a comma ("Margaret Ellery, the
+    State Department's senior adviser for ..." -> ["the", "State", "Department", "senior",
+    "adviser", "for"]), or none. At most `WINDOW` words, up to the next punctuation."""
+    tokens = _TOKEN.findall(text[:300])
+    if not tokens or tokens[0] != ",":
+        return []
+    words: list[str] = []
+    for token in tokens[1:]:
+        if len(words) == WINDOW or not token[0].isalpha():
+            break
+        words.append(re.sub(r"['’]s$", "", token.rstrip(".")))
     return words if any(w.lower() in HEADS for w in words) else []
 
 
@@ -105,11 +120,12 @@ def other_office(office: Office | None, text: str, start: int, end: int) -> bool
     """Whether the answer `text[start:end]` is named with another office than `office`: an
     asked word is missing, a qualifier ("deputy", "vice") the question lacks stands before the
     office word, or a country or possessive there is not the one asked about. An answer that
-    starts with its office ("Foreign Minister Jeyhun Bayramov") is judged by the office in it."""
+    starts with its office ("Foreign Minister Jeyhun Bayramov") is judged by the office in it,
+    and one with none before it by an office that follows it after a comma."""
     if office is None:
         return False
     inside = [m.end() for m in _TOKEN.finditer(text, start, end) if m.group().lower() in HEADS]
-    words = office_before(text[: inside[-1] if inside else start])
+    words = office_before(text[: inside[-1] if inside else start]) or office_after(text[end:])
     if not words:
         return False
     lower = [w.lower() for w in words]

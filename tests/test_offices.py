@@ -16,6 +16,9 @@ SENTENCES = {
     "turkish": "The cease-fire was brokered by Turkish President Recep Tayyip Erdoğan.",
     "counterpart": "Foreign Minister Mevlüt Çavuşoğlu met his Armenian counterpart Ararat Mirzoyan.",
     "envoy": "They will be chaired by Turkey's special envoy for Somalia, Mehmet Ali Sezer.",
+    "after": "The talks were hosted by Margaret Ellery, the State Department's senior adviser.",
+    "kenya": "The deal was signed by Uhuru Kenyatta, the president of Kenya, on Friday.",
+    "met": "Jeyhun Bayramov met President Ilham Aliyev in Baku.",
 }
 
 
@@ -72,7 +75,11 @@ def test_questions_naming_no_office_are_left_to_the_reader(question: str) -> Non
         ("Who is Armenia's foreign minister?", "counterpart", "Ararat Mirzoyan", False),
         ("Who is Armenia's defense minister?", "counterpart", "Ararat Mirzoyan", True),
         ("Who is Turkey's foreign minister?", "counterpart", "Ararat Mirzoyan", True),
-        # No office named before the answer, or none asked: the reader decides.
+        # An office after the answer, set off by a comma; without the comma it is another's.
+        ("Who is the president of Azerbaijan?", "after", "Margaret Ellery", True),
+        ("Who is the president of Kenya?", "kenya", "Uhuru Kenyatta", False),
+        ("Who is the president of Azerbaijan?", "met", "Jeyhun Bayramov", False),
+        # No office named by the answer, or none asked: the reader decides.
         ("Who is the president of Azerbaijan?", "none", "Jeyhun Bayramov", False),
         ("Who signed the deal?", "foreign", "Jeyhun Bayramov", False),
     ],
