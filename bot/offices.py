@@ -3,11 +3,12 @@ with the office asked for.
 
 News names people by their office just before the name ("Azerbaijan's Foreign Minister Jeyhun
 Bayramov", "its vice president, Ahmed Mohamed Yarow", "Turkish President Recep Tayyip
-Erdoğan"). When the question asks who holds an office and the answer is named with another one,
-the sentence does not answer: the foreign minister is not the president, the deputy prime
+Erdoğan") or in an appositive after it ("Margaret Ellery, the State Department's senior
+adviser"). When the question asks who holds an office and the answer is named with another
+one, the sentence does not answer: the foreign minister is not the president, the deputy prime
 minister is not the prime minister, and Turkey's president is not Jubaland's. Only that case is
-judged: a question that names no office (`HEADS`), or an answer with no office word just before
-it, is left to the reader. Office words are matched with rapidfuzz, so a misspelling that the
+judged: a question that names no office (`HEADS`), or an answer named with no office word next
+to it, is left to the reader. Office words are matched with rapidfuzz, so a misspelling that the
 question clean-up left ("minster") still matches.
 """
 
