@@ -28,7 +28,7 @@ from bot.config import Settings
 from bot.conversation import CONDENSE_TURNS, condense
 from bot.dates import as_of, relative_time
 from bot.errors import ConfigError, LLMError
-from bot.extract import Reading, Sentence, SpanReader, read, short_answer
+from bot.extract import PartReading, Reading, Sentence, SpanReader, read, short_answer
 from bot.text import fence_passage
 from bot.types import Hit, Turn
 
@@ -88,9 +88,13 @@ class ExtractiveAnswerer(Answerer):
         """The reader's verdict on the passages (what `stream` quotes from)."""
         return read(question, hits, self.idf(question), self.span_reader)
 
+    def answered(self, reading: Reading) -> list[PartReading]:
+        """The parts of the question the passages answer: confidence at the threshold or over."""
+        return [p for p in reading.parts if p.sentences and p.evidence >= self.threshold]
+
     def stream(self, question: str, hits: list[Hit]) -> Iterator[str | Draft]:
         reading = self.read(question, hits)
-        answered = [p for p in reading.parts if p.sentences and p.evidence >= self.threshold]
+        answered = self.answered(reading)
         if not answered:
             yield Draft(REFUSAL, refused=True, reader=self.reader, confidence=reading.evidence)
             return
@@ -201,7 +205,7 @@ class LLMAnswerer(Answerer):
         if self.gate:
             reading = self.gate.read(question, hits)
             confidence = reading.evidence
-            if not any(p.sentences and p.evidence >= self.gate.threshold for p in reading.parts):
+            if not self.gate.answered(reading):
                 yield REFUSAL
                 yield Draft(REFUSAL, refused=True, reader=self.reader, confidence=confidence)
                 return

@@ -49,7 +49,7 @@ _DEICTIC = {"there", "that", "this", "these", "those", "then", "they", "them", "
 # Pronouns that may stand for a country or organisation just named in an answer.
 _THING_PRONOUNS = {"it": False, "its": True, "they": False, "their": True, "them": False}
 # Those that may also stand for several of them ("Turkey and Armenia").
-_PLURAL_PRONOUNS = {"they": False, "their": True, "them": False}
+_PLURAL_PRONOUNS = {p: _THING_PRONOUNS[p] for p in ("they", "their", "them")}
 _THING_LABELS = {"GPE", "ORG", "NORP"}
 _SHORT_ANSWER = re.compile(r"^(.{1,80}?) \u2014 \u201c")
 _FOLLOW_UP_START = re.compile(r"^\s*(and|what about|how about|also|but|so|then)\b", re.I)
