@@ -5,8 +5,9 @@ Every sentence of the top passages is a candidate, except headings and datelines
 answer). A cheap word-overlap score (IDF-weighted stems, the kind of thing asked for, passage
 rank) keeps the best few; the trained reader (`bot/reader.py`) then scores each kept sentence
 against the question (less the names and numbers that only the rest of the sentence's passage
-holds: `context_question`): the best span is the short answer, and the span score minus the "no
-answer" score is the sentence's evidence. The answer is the sentence with the highest evidence
+holds: `context_question`; an opening pronoun read as the subject before it: `bot.references`):
+the best span is the short answer, and the span score minus the "no answer" score is the
+sentence's evidence. The answer is the sentence with the highest evidence
 plus weighted word overlap and passage rank and similarity (`CHOICE_WEIGHTS`: on held-out SQuAD
 articles the two together choose better than either alone); its evidence, with the passages'
 dense similarity, gives the confidence that decides refusal.
@@ -26,12 +27,13 @@ import math
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from typing import Protocol
 
 from bot.dates import asks_for_recent, newest_first
 from bot.offices import asked_office, other_office
+from bot.references import ReadAs, read_as
 from bot.text import content_terms, sentence_spans, words
 from bot.types import Hit
 
@@ -108,7 +110,9 @@ class SpanReader(Protocol):
 
     name: str
 
-    def score(self, question: str, sentences: list[str]) -> list: ...
+    def score(
+        self, question: str, sentences: list[str], answer_from: list[int] | None = None
+    ) -> list: ...
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,7 @@ class Sentence:
     evidence: float = -math.inf  # reader: span score minus no-answer score
     answer: tuple[int, int] = (0, 0)
     choice: float = -math.inf  # what the sentence is chosen by (see CHOICE_WEIGHTS)
+    read_as: ReadAs | None = None  # the text the reader reads, when not `text` (a pronoun)
 
 
 @dataclass(frozen=True)
@@ -277,13 +282,25 @@ def overlap_candidates(
     candidates = []
     for rank, hit in enumerate(hits[:max_passages]):
         text = hit.passage.text
+        before = ""
         for s, e in candidate_spans(text):
             sentence = text[s:e].replace("\n", " ")  # same length: offsets stay right
-            sterms = set(content_terms(sentence, with_compounds=True))
+            resolved = read_as(sentence, before)
+            before = sentence
+            sterms = set(content_terms(resolved.text, with_compounds=True))
             coverage = sum(w for t, w in weights.items() if t in sterms) / total
             typed = bool(pattern and pattern.search(sentence))
             score = coverage + 0.3 * typed + 0.2 / (1 + rank) + 0.5 * max(hit.dense_similarity, 0)
-            candidates.append(Sentence(rank, s, e, sentence, score))
+            candidates.append(
+                Sentence(
+                    rank,
+                    s,
+                    e,
+                    sentence,
+                    score,
+                    read_as=resolved if resolved.text != sentence else None,
+                )
+            )
     candidates.sort(key=lambda c: -c.overlap)
     return candidates
 
@@ -321,9 +338,7 @@ def read_part(
             + CHOICE_WEIGHTS["rank"] / (1 + c.hit_index)
             + CHOICE_WEIGHTS["dense"] * max(hits[c.hit_index].dense_similarity, 0.0)
         )
-        read.append(
-            Sentence(c.hit_index, c.start, c.end, c.text, c.overlap, evidence, answer, choice)
-        )
+        read.append(replace(c, evidence=evidence, answer=answer, choice=choice))
     read.sort(key=lambda c: -c.choice)
     if recent and read:
         best = read[0]
@@ -375,16 +390,21 @@ def context_question(question: str, sentence: str, passage: str) -> str:
 def _score_in_context(
     question: str, candidates: list[Sentence], hits: list[Hit], reader: SpanReader
 ) -> list:
-    """The reader's scores for each candidate, each read with its `context_question`: one
-    batch per distinct question (most candidates share the question as asked)."""
+    """The reader's scores for each candidate, each read with its `context_question` and as
+    its `read_as` text (a pronoun resolved; the span is looked for in the sentence's own words
+    and given as offsets in it): one batch per distinct question (most candidates share the
+    question as asked)."""
     asked = [context_question(question, c.text, hits[c.hit_index].passage.text) for c in candidates]
+    texts = [c.read_as or ReadAs(c.text) for c in candidates]
     scores: list = [None] * len(candidates)
     for text in dict.fromkeys(asked):
         rows = [i for i, q in enumerate(asked) if q == text]
-        for i, score in zip(
-            rows, reader.score(text, [candidates[i].text for i in rows]), strict=True
-        ):
-            scores[i] = score
+        read = reader.score(
+            text, [texts[i].text for i in rows], answer_from=[texts[i].own_from for i in rows]
+        )
+        for i, score in zip(rows, read, strict=True):
+            shift = texts[i].shift
+            scores[i] = replace(score, start=score.start - shift, end=score.end - shift)
     return scores
 
 

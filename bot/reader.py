@@ -185,8 +185,11 @@ class Reader:
         name = f"{meta.get('name', 'reader')}@{file_digest(weights)[:12]}"
         return cls(model, load_tokenizer(base_path), meta, name)
 
-    def score(self, question: str, sentences: list[str]) -> list[SpanScore]:
-        """The best span and its evidence in each sentence (same order as `sentences`)."""
+    def score(
+        self, question: str, sentences: list[str], answer_from: list[int] | None = None
+    ) -> list[SpanScore]:
+        """The best span and its evidence in each sentence (same order as `sentences`). With
+        `answer_from`, a sentence's span starts at or after that character offset in it."""
         if not sentences:
             return []
         import torch
@@ -194,8 +197,13 @@ class Reader:
         with self._tokenizing:
             batch = encode_pairs(self.tokenizer, question, sentences, self.max_length)
         offsets = batch.pop("offset_mapping").numpy()
+        starts = answer_from or [0] * len(sentences)
+        # A span may start and end only on the sentence's tokens from its `answer_from` on.
         context = np.array(
-            [[sid == 1 for sid in batch.sequence_ids(i)] for i in range(len(sentences))]
+            [
+                [sid == 1 and offsets[row][t][0] >= starts[row] for t, sid in enumerate(ids)]
+                for row, ids in enumerate(map(batch.sequence_ids, range(len(sentences))))
+            ]
         )
         with torch.inference_mode():
             out = self.model(**batch)

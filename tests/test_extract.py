@@ -43,10 +43,12 @@ class KeywordReader:
     cue: str = ""
     name: str = "fake"
 
-    def score(self, question: str, sentences: list[str]) -> list[SpanScore]:
+    def score(
+        self, question: str, sentences: list[str], answer_from: list[int] | None = None
+    ) -> list[SpanScore]:
         scores = []
-        for s in sentences:
-            at = s.find(self.answer) if self.cue in question else -1
+        for s, start in zip(sentences, answer_from or [0] * len(sentences), strict=True):
+            at = s.find(self.answer, start) if self.cue in question else -1
             if at >= 0:
                 scores.append(SpanScore(at, at + len(self.answer), 3.0, 0.0))
             else:
@@ -199,7 +201,9 @@ class ListReader:
     answers: list[str]
     name: str = "fake"
 
-    def score(self, question: str, sentences: list[str]) -> list[SpanScore]:
+    def score(
+        self, question: str, sentences: list[str], answer_from: list[int] | None = None
+    ) -> list[SpanScore]:
         scores = []
         for s in sentences:
             found = [(i, a) for i, a in enumerate(self.answers) if a in s]
@@ -251,7 +255,9 @@ def test_each_sentence_is_read_with_its_own_context_question() -> None:
 
     @dataclass
     class Recording(KeywordReader):
-        def score(self, question: str, sentences: list[str]) -> list[SpanScore]:
+        def score(
+            self, question: str, sentences: list[str], answer_from: list[int] | None = None
+        ) -> list[SpanScore]:
             asked.append(question)
             return super().score(question, sentences)
 

