@@ -147,7 +147,7 @@ def answer_cases(
     from bot.judge import judge_or_none
 
     depth = max(k, bot.settings.top_k, 5)
-    warm_up()  # load the entity recogniser and the query path before timing anything
+    warm_up()  # load spaCy and the query path before timing anything
     bot.retriever.search("warm up", 1)
     results = []
     for case in _progress(cases, progress):

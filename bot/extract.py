@@ -34,6 +34,7 @@ from typing import Protocol
 from bot.dates import asks_for_recent, newest_first
 from bot.offices import asked_office, other_office
 from bot.references import ReadAs, read_as
+from bot.references import warm_up as load_parser
 from bot.text import content_terms, sentence_spans, words
 from bot.types import Hit
 
@@ -390,12 +391,15 @@ def context_question(question: str, sentence: str, passage: str) -> str:
 def _score_in_context(
     question: str, candidates: list[Sentence], hits: list[Hit], reader: SpanReader
 ) -> list:
-    """The reader's scores for each candidate, each read with its `context_question` and as
-    its `read_as` text (a pronoun resolved; the span is looked for in the sentence's own words
-    and given as offsets in it): one batch per distinct question (most candidates share the
-    question as asked)."""
-    asked = [context_question(question, c.text, hits[c.hit_index].passage.text) for c in candidates]
+    """The reader's scores for each candidate, read as its `read_as` text (a pronoun resolved;
+    the span is looked for in the sentence's own words and given as offsets in it) with its
+    `context_question` against that text: one batch per distinct question (most candidates
+    share the question as asked)."""
     texts = [c.read_as or ReadAs(c.text) for c in candidates]
+    asked = [
+        context_question(question, t.text, hits[c.hit_index].passage.text)
+        for c, t in zip(candidates, texts, strict=True)
+    ]
     scores: list = [None] * len(candidates)
     for text in dict.fromkeys(asked):
         rows = [i for i, q in enumerate(asked) if q == text]
@@ -489,8 +493,9 @@ def _nlp():  # type: ignore[no-untyped-def]
 
 
 def warm_up() -> None:
-    """Load the entity recogniser now rather than on the first question."""
+    """Load the entity recogniser and the parser now rather than on the first question."""
     _nlp()
+    load_parser()
 
 
 @lru_cache(maxsize=1024)

