@@ -112,7 +112,7 @@ class SpanReader(Protocol):
     name: str
 
     def score(
-        self, question: str, sentences: list[str], answer_from: list[int] | None = None
+        self, question: str, sentences: list[str], skip: list[tuple[int, int]] | None = None
     ) -> list: ...
 
 
@@ -404,11 +404,13 @@ def _score_in_context(
     for text in dict.fromkeys(asked):
         rows = [i for i, q in enumerate(asked) if q == text]
         read = reader.score(
-            text, [texts[i].text for i in rows], answer_from=[texts[i].own_from for i in rows]
+            text,
+            [texts[i].text for i in rows],
+            skip=[(texts[i].at, texts[i].at + texts[i].length) for i in rows],
         )
         for i, score in zip(rows, read, strict=True):
-            shift = texts[i].shift
-            scores[i] = replace(score, start=score.start - shift, end=score.end - shift)
+            written = texts[i].written
+            scores[i] = replace(score, start=written(score.start), end=written(score.end))
     return scores
 
 

@@ -186,10 +186,11 @@ class Reader:
         return cls(model, load_tokenizer(base_path), meta, name)
 
     def score(
-        self, question: str, sentences: list[str], answer_from: list[int] | None = None
+        self, question: str, sentences: list[str], skip: list[tuple[int, int]] | None = None
     ) -> list[SpanScore]:
         """The best span and its evidence in each sentence (same order as `sentences`). With
-        `answer_from`, a sentence's span starts at or after that character offset in it."""
+        `skip`, no span starts or ends on a token that starts in that character range of its
+        sentence."""
         if not sentences:
             return []
         import torch
@@ -197,11 +198,14 @@ class Reader:
         with self._tokenizing:
             batch = encode_pairs(self.tokenizer, question, sentences, self.max_length)
         offsets = batch.pop("offset_mapping").numpy()
-        starts = answer_from or [0] * len(sentences)
-        # A span may start and end only on the sentence's tokens from its `answer_from` on.
+        skipped = skip or [(0, 0)] * len(sentences)
+        # A span starts and ends on the sentence's tokens, outside its `skip` range.
         context = np.array(
             [
-                [sid == 1 and offsets[row][t][0] >= starts[row] for t, sid in enumerate(ids)]
+                [
+                    sid == 1 and not skipped[row][0] <= offsets[row][t][0] < skipped[row][1]
+                    for t, sid in enumerate(ids)
+                ]
                 for row, ids in enumerate(map(batch.sequence_ids, range(len(sentences))))
             ]
         )

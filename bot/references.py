@@ -32,7 +32,10 @@ _PRONOUNS = {
     "they": "plural",
     "their": "plural",
 }
-_OPENING = re.compile(r"(he|she|his|her|it|its|they|their)\b", re.I)
+# The pronoun that opens a sentence or, failing that, follows a short opening phrase and a
+# comma ("On Monday, it said ..."; "In 1066, he conquered ...").
+_PRONOUN = r"(?P<pronoun>(?i:he|she|his|her|it|its|they|their))\b"
+_OPENINGS = (re.compile(_PRONOUN), re.compile(r"[A-Z][^,.;:\"“”]{0,40},\s+" + _PRONOUN))
 _POSSESSIVE = {"his", "her", "its", "their"}
 #: Longest subject taken as an antecedent, in tokens: a longer one is usually a clause.
 MAX_ANTECEDENT_TOKENS = 10
@@ -49,31 +52,40 @@ _lock = threading.Lock()
 
 
 class ReadAs(NamedTuple):
-    """A sentence as the reader reads it. Its own words start at `own_from` in `text`; an offset
-    `r >= own_from` there is `r - shift` in the sentence as written."""
+    """A sentence as the reader reads it: `text`, with the antecedent put in for the pronoun
+    at `[at, at + length)`. An offset `r` in `text` outside it is `r` in the sentence as
+    written before it, `r - shift` after it."""
 
     text: str
-    own_from: int = 0
+    at: int = 0
+    length: int = 0
     shift: int = 0
+
+    def written(self, offset: int) -> int:
+        """`offset` in `text` as an offset in the sentence as written."""
+        return offset if offset <= self.at else offset - self.shift
 
 
 def read_as(sentence: str, before: str) -> ReadAs:
-    """`sentence` with an opening pronoun replaced by the subject of `before` (the sentence
-    before it in the passage), or unchanged when there is none or the two do not agree."""
-    match = _OPENING.match(sentence)
+    """`sentence` with its subject pronoun, at its start or after an opening phrase ("On
+    Monday, he said ..."), replaced by the subject of `before` (the sentence before it in the
+    passage); unchanged when there is none or the two do not agree."""
+    match = next(filter(None, (o.match(sentence) for o in _OPENINGS)), None)
     if not match or not before:
         return ReadAs(sentence)
-    pronoun = match.group().lower()
-    if pronoun == "her" and _object_her(sentence):
+    pronoun = match.group("pronoun").lower()
+    if pronoun == "her" and _object_her(sentence[match.start("pronoun") :]):
         return ReadAs(sentence)
     antecedent = _antecedent(before, _PRONOUNS[pronoun])
     if not antecedent:
         return ReadAs(sentence)
     if pronoun in _POSSESSIVE:
         antecedent += "'" if antecedent.endswith("s") else "'s"
-    antecedent = antecedent[0].upper() + antecedent[1:]
-    text = antecedent + sentence[match.end() :]
-    return ReadAs(text, len(antecedent), len(antecedent) - match.end())
+    at, end = match.span("pronoun")
+    if at == 0:
+        antecedent = antecedent[0].upper() + antecedent[1:]
+    text = sentence[:at] + antecedent + sentence[end:]
+    return ReadAs(text, at, len(antecedent), len(antecedent) - (end - at))
 
 
 def _object_her(sentence: str) -> bool:

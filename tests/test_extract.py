@@ -44,11 +44,13 @@ class KeywordReader:
     name: str = "fake"
 
     def score(
-        self, question: str, sentences: list[str], answer_from: list[int] | None = None
+        self, question: str, sentences: list[str], skip: list[tuple[int, int]] | None = None
     ) -> list[SpanScore]:
         scores = []
-        for s, start in zip(sentences, answer_from or [0] * len(sentences), strict=True):
-            at = s.find(self.answer, start) if self.cue in question else -1
+        for s, (a, b) in zip(sentences, skip or [(0, 0)] * len(sentences), strict=True):
+            at = s.find(self.answer) if self.cue in question else -1
+            if a <= at < b:
+                at = s.find(self.answer, b)
             if at >= 0:
                 scores.append(SpanScore(at, at + len(self.answer), 3.0, 0.0))
             else:
@@ -202,7 +204,7 @@ class ListReader:
     name: str = "fake"
 
     def score(
-        self, question: str, sentences: list[str], answer_from: list[int] | None = None
+        self, question: str, sentences: list[str], skip: list[tuple[int, int]] | None = None
     ) -> list[SpanScore]:
         scores = []
         for s in sentences:
@@ -256,7 +258,7 @@ def test_each_sentence_is_read_with_its_own_context_question() -> None:
     @dataclass
     class Recording(KeywordReader):
         def score(
-            self, question: str, sentences: list[str], answer_from: list[int] | None = None
+            self, question: str, sentences: list[str], skip: list[tuple[int, int]] | None = None
         ) -> list[SpanScore]:
             asked.append(question)
             return super().score(question, sentences)
