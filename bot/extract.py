@@ -95,6 +95,49 @@ _PATTERNS = {
         re.I,
     ),
 }
+# The kinds of answer a question can ask for, by the phrase that asks it. "How long did the war
+# last?" wants a duration; "How long is the tunnel?" a length.
+_KINDS = [
+    (
+        "duration",
+        re.compile(
+            r"\bhow long (did|does|do|will|would|has|have|had|ago)\b"
+            r"|\bfor how (long|many (days|weeks|months|years))\b"
+        ),
+    ),
+    (
+        "number",
+        re.compile(
+            r"\bhow (many|much)\b|\bwhat (number|percentage|amount|share)\b"
+            r"|\bhow (long|far|old|large|big)\b"
+        ),
+    ),
+    (
+        "date",
+        re.compile(
+            # "when" that no other question word comes before: "What is X when Y?" is not
+            # a date question
+            r"^(?:(?!\b(?:what|which|who|whom|whose|where|why|how)\b).)*?\bwhen\b"
+            r"|\bwhat (year|date|day|month|time|century|decade)\b"
+            r"|\bwhich (year|date|day|month)\b"
+        ),
+    ),
+    (
+        "place",
+        re.compile(
+            r"\bwhere\b|\bwhat (country|city|region|place|state|town)\b"
+            r"|\bwhich (country|city|region|place|state|town)\b"
+        ),
+    ),
+    (
+        "person",
+        re.compile(
+            r"\bwho(m|se)?\b"
+            r"|\b(what|which) (person|man|woman|leader|president|minister|official|diplomat)\b"
+        ),
+    ),
+    ("org", re.compile(r"\bwhich (organi[sz]ation|company|group|party|country)\b")),
+]
 # A dateline that opens a news paragraph: "MOSCOW, Nov 9 (Reuters) -", "BAKU (AP) —".
 _DATELINE = re.compile(
     r"^[A-Z][A-Z .'’-]{2,40}(?:,\s*[A-Z][\w.]*\.?\s*\d{1,2}(?:,\s*\d{4})?)?\s*"
@@ -182,37 +225,17 @@ class Reading:
 
 
 def analyse_question(question: str) -> QuestionInfo:
-    """The kind of answer the question wants, and its content terms."""
+    """The kind of answer the question wants, and its content terms. The kind is that of the
+    question phrase that comes first: "Who was the leader when the Franks came?" asks for a
+    person, "When did the war end?" for a date (at the same place, the earlier kind in
+    `_KINDS`)."""
     q = question.lower()
-    kind = "other"
-    # "How long did the war last?" wants a duration; "How long is the tunnel?" a length.
-    if re.search(
-        r"\bhow long (did|does|do|will|would|has|have|had|ago)\b|\bfor how (long|many (days|weeks|months|years))\b",
-        q,
-    ):
-        kind = "duration"
-    elif re.search(
-        r"\bhow (many|much)\b|\bwhat (number|percentage|amount|share)\b|\bhow (long|far|old|large|big)\b",
-        q,
-    ):
-        kind = "number"
-    elif re.search(
-        r"\bwhen\b|\bwhat (year|date|day|month|time|century|decade)\b|\bwhich (year|date|day|month)\b",
-        q,
-    ):
-        kind = "date"
-    elif re.search(
-        r"\bwhere\b|\bwhat (country|city|region|place|state|town)\b|\bwhich (country|city|region|place|state|town)\b",
-        q,
-    ):
-        kind = "place"
-    elif re.search(
-        r"\bwho(m|se)?\b|\b(what|which) (person|man|woman|leader|president|minister|official|diplomat)\b",
-        q,
-    ):
-        kind = "person"
-    elif re.search(r"\bwhich (organi[sz]ation|company|group|party|country)\b", q):
-        kind = "org"
+    found = [
+        (m.start(), order, kind)
+        for order, (kind, pattern) in enumerate(_KINDS)
+        if (m := pattern.search(q))
+    ]
+    kind = min(found)[2] if found else "other"
     return QuestionInfo(kind, list(dict.fromkeys(content_terms(question))))
 
 
@@ -436,6 +459,8 @@ def key_share(question: str, text: str) -> float:
         other = demonyms().get(word.lower())
         if word.isdigit() and int(word) < len(_SMALL_NUMBERS):
             other = _SMALL_NUMBERS[int(word)]
+        if not other and len(word) > 5 and word.endswith("an"):
+            other = word[:-1]  # a place's adjective: "Victorian" is held by "Victoria"
         stems = _terms(word) | (_terms(other) if other else frozenset())
         if stems:
             groups.append(stems)

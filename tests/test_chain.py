@@ -189,6 +189,11 @@ def test_condense_borrows_context_for_elliptical_questions() -> None:
         ("Which leader brokered the truce?", "person"),
         ("Where did the envoys meet?", "place"),
         ("Why did the talks stall?", "other"),
+        # the question phrase that comes first decides, not a "when" clause after it
+        ("Who was the leader when the Franks entered the valley?", "person"),
+        ("How many died when the bridge fell?", "number"),
+        ("What is a string when considering a problem?", "other"),
+        ("remind me when the separatists split from azerbaijan?", "date"),
     ],
 )
 def test_the_kind_of_answer_a_question_wants(question: str, kind: str) -> None:

@@ -172,6 +172,10 @@ def test_the_names_and_numbers_asked_about_must_be_in_the_passage() -> None:
     four = "Sky picked up the remaining four packages."
     assert key_share("Who bought the remaining 4 packages?", four) == 1.0
     assert key_share("Who bought the remaining 5 packages?", four) == 0.0
+    # a place's adjective is held by the place's name
+    cabinet = "The Cabinet of Victoria consists of elected representatives."
+    assert key_share("Who can be in the Victorian cabinet?", cabinet) == 1.0
+    assert key_share("Who can be in the Tasmanian cabinet?", cabinet) == 0.0
 
 
 def test_the_names_asked_about_may_stand_in_another_passage_of_the_same_article() -> None:
