@@ -1,17 +1,19 @@
-"""Reading a sentence that opens with a pronoun as its passage means it.
+"""Reading a sentence whose subject is a pronoun as its passage means it.
 
 News writing refers back: "On Monday, Armenia's security council accused Azerbaijan of ... It
 urged Baku to start talks." The reader sees one sentence at a time, so "What did Armenia's
 security council urge Baku to do?" finds no council in "It urged Baku ..." and scores it low.
-Here the opening pronoun is replaced by the subject of the sentence before, when the two agree
-("he"/"she"/"his"/"her" a person, "it"/"its" a singular thing, "they"/"their" a plural), and the
-reader reads "Armenia's security council urged Baku to start talks." The quote stays the
-sentence as written; the answer span is looked for only in the sentence's own words.
+Here a pronoun that opens the sentence, or follows a short opening phrase ("On Tuesday, it
+urged ..."), is replaced by the subject of the sentence before when the two agree ("he"/"she"/
+"his"/"her" a person, "it"/"its" a singular thing, "they"/"their" a plural), and the reader
+reads "Armenia's security council urged Baku to start talks." The quote stays the sentence as
+written; the reader's span is kept out of the antecedent (`ReadAs` maps it back).
 
 This module owns the resolution only (spaCy's parser and entity recogniser, on the sentence
-before). Which sentences are read, and how, belongs to `bot.extract`. Left out: pronouns inside
-a sentence, references by description ("The contingent's commander"), and antecedents further
-back than the sentence before.
+before). Which sentences are read, and how, belongs to `bot.extract`. Left out: other pronouns
+inside a sentence, references by description ("The contingent's commander"), antecedents
+further back than the sentence before, and a paragraph's first sentence (its antecedent is in
+another passage).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import threading
 from functools import cache, lru_cache
 from typing import NamedTuple
 
-#: A pronoun that opens a sentence, and the kind of subject it can stand for.
+#: A subject (or possessive) pronoun, and the kind of antecedent it can stand for.
 _PRONOUNS = {
     "he": "person",
     "she": "person",
@@ -45,7 +47,7 @@ _CLAUSES = {"relcl", "acl", "appos", "punct", "advcl", "cc", "conj"}
 # Verbs that report what someone said; their subject is the source, not the topic.
 _REPORTING = set(
     "said says say told tells added adds stated states announced announces reported reports "
-    "confirmed confirms noted notes claimed claims wrote writes according".split()
+    "confirmed confirms noted notes claimed claims wrote writes".split()
 )
 
 _lock = threading.Lock()
@@ -110,16 +112,18 @@ def _antecedent(before: str, kind: str) -> str:
     subject = min(subjects, key=lambda t: t.i, default=None)
     if subject is None or subject.tag_ in ("PRP", "PRP$", "DT", "EX", "WP", "WDT"):
         return ""
+    joined = any(c.dep_ == "conj" for c in subject.children)  # "Armenia and Azerbaijan"
+    left_out = _CLAUSES - {"cc", "conj"} if joined else _CLAUSES
     tokens = sorted(
         [subject]
-        + [t for child in subject.children if child.dep_ not in _CLAUSES for t in child.subtree],
+        + [t for child in subject.children if child.dep_ not in left_out for t in child.subtree],
         key=lambda t: t.i,
     )
     if len(tokens) > MAX_ANTECEDENT_TOKENS:
         return ""
     span = doc[tokens[0].i : tokens[-1].i + 1]
     person = any(e.label_ == "PERSON" and e.start <= subject.i < e.end for e in doc.ents)
-    plural = subject.tag_ in ("NNS", "NNPS") or any(c.dep_ == "conj" for c in subject.children)
+    plural = subject.tag_ in ("NNS", "NNPS") or joined
     agrees = {
         "person": person,
         "thing": not person and not plural,

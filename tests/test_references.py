@@ -40,6 +40,11 @@ COUNCIL = (
         ),
         (COUNCIL, "On Tuesday, it urged Baku to talk.", "On Tuesday, Armenia's security council"),
         (
+            "In 2020, Armenia and Azerbaijan fought a war over Nagorno-Karabakh.",
+            "They agreed a cease-fire in November.",
+            "Armenia and Azerbaijan agreed",
+        ),
+        (
             "William the Conqueror was the first Norman king of England.",
             "In 1066, he won at Hastings.",
             "In 1066, William won",
