@@ -138,6 +138,16 @@ _KINDS = [
     ),
     ("org", re.compile(r"\bwhich (organi[sz]ation|company|group|party|country)\b")),
 ]
+# "How many conditions ..." (the thing counted), and a second "how many" that leaves it out
+# ("... and how many did Azerbaijan's proposal contain?").
+_COUNTED = re.compile(
+    r"\s*how (?:many|much) ((?:[\w'’-]+ ){0,2}?[\w'’-]+?) (?=(?:did|does|do|has|have|had|is|are|was|were|will|would|can|could)\b)",
+    re.I,
+)
+_BARE_COUNT = re.compile(
+    r"how (?:many|much)(?= (?:did|does|do|has|have|had|is|are|was|were|will|would|can|could)\b)",
+    re.I,
+)
 # A dateline that opens a news paragraph: "MOSCOW, Nov 9 (Reuters) -", "BAKU (AP) —".
 _DATELINE = re.compile(
     r"^[A-Z][A-Z .'’-]{2,40}(?:,\s*[A-Z][\w.]*\.?\s*\d{1,2}(?:,\s*\d{4})?)?\s*"
@@ -254,6 +264,9 @@ def question_parts(question: str) -> list[str]:
     if not content_terms(second) and len(words(second)) <= 2:
         rest = re.sub(rf"^\s*{_WH}\s+", "", first, flags=re.I)
         second = f"{second.rstrip('?')} {rest}"
+    elif (counted := _COUNTED.match(first)) and (bare := _BARE_COUNT.match(second)):
+        # "How many conditions has X set out, and how many did Y contain?": Y's conditions
+        second = f"{bare.group()} {counted.group(1)}{second[bare.end() :]}"
     return [first, second if second.endswith("?") else second + "?"]
 
 

@@ -75,6 +75,17 @@ def test_two_questions_in_one_are_split_and_a_bare_question_word_borrows_the_res
         "How many is Armenia sending?",
         "how many does it have now?",
     ]
+    # a second "how many" that leaves out what is counted counts what the first part counts
+    assert (
+        question_parts(
+            "How many conditions has the front set out, and how many did Baku's proposal contain?"
+        )[1]
+        == "how many conditions did Baku's proposal contain?"
+    )
+    assert (
+        question_parts("How many Russian troops have left and how many are still there?")[1]
+        == "how many Russian troops are still there?"
+    )
 
 
 def test_headings_and_datelines_are_never_quoted() -> None:
