@@ -42,6 +42,8 @@ MAX_QUESTION_TOKENS = 40
 #: Longest short answer, in tokens (SQuAD 1.1 train's answers: median 3, 95 % within 11, 99 %
 #: within 20).
 MAX_ANSWER_TOKENS = 20
+#: Tokens two windows of a long sentence share (see `encode_pairs`).
+WINDOW_STRIDE = 32
 #: Parameters that training keeps frozen and that are read from the base model instead.
 FROZEN_PREFIXES = ("bert.embeddings.word_embeddings.",)
 
@@ -81,9 +83,12 @@ def load_tokenizer(base_path: Path) -> Any:
 
 
 def encode_pairs(
-    tokenizer: Any, question: str, sentences: list[str], max_length: int
+    tokenizer: Any, question: str, sentences: list[str], max_length: int, windows: bool = False
 ) -> dict[str, Any]:
-    """Tokenise (question, sentence) pairs the same way in training and at run time."""
+    """Tokenise (question, sentence) pairs the same way in training and at run time. With
+    `windows`, a sentence too long for `max_length` is read in overlapping windows
+    (`WINDOW_STRIDE` tokens shared), and `overflow_to_sample_mapping` says whose each row is;
+    without, it is cut at `max_length`."""
     q_ids = tokenizer(question, add_special_tokens=False)["input_ids"][:MAX_QUESTION_TOKENS]
     short_question = tokenizer.decode(q_ids)
     return tokenizer(
@@ -94,6 +99,7 @@ def encode_pairs(
         padding=True,
         return_offsets_mapping=True,
         return_tensors="pt",
+        **({"return_overflowing_tokens": True, "stride": WINDOW_STRIDE} if windows else {}),
     )
 
 
@@ -196,9 +202,10 @@ class Reader:
         import torch
 
         with self._tokenizing:
-            batch = encode_pairs(self.tokenizer, question, sentences, self.max_length)
+            batch = encode_pairs(self.tokenizer, question, sentences, self.max_length, windows=True)
         offsets = batch.pop("offset_mapping").numpy()
-        skipped = skip or [(0, 0)] * len(sentences)
+        owner = batch.pop("overflow_to_sample_mapping").tolist()  # row -> sentence
+        skipped = [(skip or [(0, 0)] * len(sentences))[i] for i in owner]
         # A span starts and ends on the sentence's tokens, outside its `skip` range.
         context = np.array(
             [
@@ -206,7 +213,7 @@ class Reader:
                     sid == 1 and not skipped[row][0] <= offsets[row][t][0] < skipped[row][1]
                     for t, sid in enumerate(ids)
                 ]
-                for row, ids in enumerate(map(batch.sequence_ids, range(len(sentences))))
+                for row, ids in enumerate(map(batch.sequence_ids, range(len(owner))))
             ]
         )
         with torch.inference_mode():
@@ -214,11 +221,15 @@ class Reader:
         spans = best_spans(
             out.start_logits.float().numpy(), out.end_logits.float().numpy(), context
         )
-        results = []
+        # A sentence read in several windows takes the window with the most evidence.
+        results: list[SpanScore | None] = [None] * len(sentences)
         for row, (si, ei, span, null) in enumerate(spans):
             start, end = int(offsets[row][si][0]), int(offsets[row][ei][1])
-            results.append(SpanScore(start, end, span, null))
-        return results
+            score = SpanScore(start, end, span, null)
+            best = results[owner[row]]
+            if best is None or score.evidence > best.evidence:
+                results[owner[row]] = score
+        return [r for r in results if r is not None]
 
 
 def file_digest(path: Path) -> str:

@@ -58,6 +58,15 @@ def test_no_span_starts_in_the_skipped_range(reader: Reader) -> None:
     assert held.evidence < free.evidence
 
 
+def test_a_sentence_longer_than_the_window_is_read_to_its_end(reader: Reader) -> None:
+    filler = ", ".join(f"after talks in city number {n}" for n in range(12))
+    sentence = f"The cease-fire, agreed {filler}, was brokered by Vladimir Putin."
+    assert len(reader.tokenizer(sentence)["input_ids"]) > reader.max_length
+    [score, short] = reader.score("Who brokered the cease-fire?", [sentence, SENTENCES[0]])
+    assert "Putin" in sentence[score.start : score.end]
+    assert short.end <= len(SENTENCES[0])  # each sentence keeps its own score, in order
+
+
 def test_reader_name_names_the_weights(reader: Reader) -> None:
     assert "@" in reader.name and len(reader.name.split("@")[1]) == 12
 
