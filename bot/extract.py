@@ -140,14 +140,11 @@ _KINDS = [
 ]
 # "How many conditions ..." (the thing counted), and a second "how many" that leaves it out
 # ("... and how many did Azerbaijan's proposal contain?").
+_AUXILIARY = r"(?:did|does|do|has|have|had|is|are|was|were|will|would|can|could)\b"
 _COUNTED = re.compile(
-    r"\s*how (?:many|much) ((?:[\w'’-]+ ){0,2}?[\w'’-]+?) (?=(?:did|does|do|has|have|had|is|are|was|were|will|would|can|could)\b)",
-    re.I,
+    rf"\s*how (?:many|much) ((?:[\w'’-]+ ){{0,2}}?[\w'’-]+?) (?={_AUXILIARY})", re.I
 )
-_BARE_COUNT = re.compile(
-    r"how (?:many|much)(?= (?:did|does|do|has|have|had|is|are|was|were|will|would|can|could)\b)",
-    re.I,
-)
+_BARE_COUNT = re.compile(rf"how (?:many|much)(?= {_AUXILIARY})", re.I)
 # A dateline that opens a news paragraph: "MOSCOW, Nov 9 (Reuters) -", "BAKU (AP) —".
 _DATELINE = re.compile(
     r"^[A-Z][A-Z .'’-]{2,40}(?:,\s*[A-Z][\w.]*\.?\s*\d{1,2}(?:,\s*\d{4})?)?\s*"
@@ -193,7 +190,7 @@ class Sentence:
     evidence: float = -math.inf  # reader: span score minus no-answer score
     answer: tuple[int, int] = (0, 0)
     choice: float = -math.inf  # what the sentence is chosen by (see CHOICE_WEIGHTS)
-    read_as: ReadAs | None = None  # the text the reader reads, when not `text` (a pronoun)
+    read_as: ReadAs | None = None  # the text the reader reads (a pronoun resolved); None: `text`
 
 
 @dataclass(frozen=True)
@@ -328,16 +325,7 @@ def overlap_candidates(
             coverage = sum(w for t, w in weights.items() if t in sterms) / total
             typed = bool(pattern and pattern.search(sentence))
             score = coverage + 0.3 * typed + 0.2 / (1 + rank) + 0.5 * max(hit.dense_similarity, 0)
-            candidates.append(
-                Sentence(
-                    rank,
-                    s,
-                    e,
-                    sentence,
-                    score,
-                    read_as=resolved if resolved.text != sentence else None,
-                )
-            )
+            candidates.append(Sentence(rank, s, e, sentence, score, read_as=resolved))
     candidates.sort(key=lambda c: -c.overlap)
     return candidates
 

@@ -79,7 +79,7 @@ def asked_office(question: str) -> Office | None:
             return None
         # "the Turkish envoy for Somalia": Turkey's and Somalia's.
         owners = {_place(w) for w in re.findall(r"[\w-]+", match.group("owner"))}
-        owners |= {demonyms()[w].lower() for w in words if w in demonyms()}
+        owners |= {_place(w) for w in words if w in demonyms()}
         office = frozenset(w for w in words if w not in STOPWORDS and w not in demonyms())
         return Office(office, frozenset(owners - STOPWORDS))
     return None
@@ -98,7 +98,7 @@ def office_before(text: str) -> list[str]:
         counterpart = any(w.lower() == "counterpart" for w in words)
         if len(words) == WINDOW * (2 if counterpart else 1) or not token[0].isalpha():
             break
-        words.insert(0, re.sub(r"['’]s$", "", token.rstrip(".")))
+        words.insert(0, _bare(token))
     return words if any(w.lower() in HEADS for w in words) else []
 
 
@@ -113,7 +113,7 @@ def office_after(text: str) -> list[str]:
     for token in tokens[1:]:
         if len(words) == WINDOW or not token[0].isalpha():
             break
-        words.append(re.sub(r"['’]s$", "", token.rstrip(".")))
+        words.append(_bare(token))
     return words if any(w.lower() in HEADS for w in words) else []
 
 
@@ -144,6 +144,12 @@ def other_office(office: Office | None, text: str, start: int, end: int) -> bool
     reach = words[max(0, head - OWNER_REACH) : head]
     owners = {_place(w) for w in reach if w[0].isupper() and _is_owner(w, text)}
     return bool(office.owners and owners and not owners & office.owners)
+
+
+def _bare(token: str) -> str:
+    """A word of an office without a final full stop or possessive ("Department's" ->
+    "Department")."""
+    return re.sub(r"['’]s$", "", token.rstrip("."))
 
 
 def _place(word: str) -> str:

@@ -205,7 +205,8 @@ class Reader:
             batch = encode_pairs(self.tokenizer, question, sentences, self.max_length, windows=True)
         offsets = batch.pop("offset_mapping").numpy()
         owner = batch.pop("overflow_to_sample_mapping").tolist()  # row -> sentence
-        skipped = [(skip or [(0, 0)] * len(sentences))[i] for i in owner]
+        skip = skip or [(0, 0)] * len(sentences)
+        skipped = [skip[i] for i in owner]
         # A span starts and ends on the sentence's tokens, outside its `skip` range.
         context = np.array(
             [

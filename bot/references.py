@@ -36,7 +36,7 @@ _PRONOUNS = {
 }
 # The pronoun that opens a sentence or, failing that, follows a short opening phrase and a
 # comma ("On Monday, it said ..."; "In 1066, he conquered ...").
-_PRONOUN = r"(?P<pronoun>(?i:he|she|his|her|it|its|they|their))\b"
+_PRONOUN = rf"(?P<pronoun>(?i:{'|'.join(_PRONOUNS)}))\b"
 _OPENINGS = (re.compile(_PRONOUN), re.compile(r"[A-Z][^,.;:\"“”]{0,40},\s+" + _PRONOUN))
 _POSSESSIVE = {"his", "her", "its", "their"}
 #: Longest subject taken as an antecedent, in tokens: a longer one is usually a clause.
@@ -78,9 +78,10 @@ def read_as(sentence: str, before: str) -> ReadAs:
     pronoun = match.group("pronoun").lower()
     if pronoun == "her" and _object_her(sentence[match.start("pronoun") :]):
         return ReadAs(sentence)
-    antecedent = _antecedent(before, _PRONOUNS[pronoun])
-    if not antecedent:
+    subject = _subject(before)
+    if subject is None or subject[1] != _PRONOUNS[pronoun]:
         return ReadAs(sentence)
+    antecedent = subject[0]
     if pronoun in _POSSESSIVE:
         antecedent += "'" if antecedent.endswith("s") else "'s"
     at, end = match.span("pronoun")
@@ -96,13 +97,14 @@ def _object_her(sentence: str) -> bool:
 
 
 @lru_cache(maxsize=2048)
-def _antecedent(before: str, kind: str) -> str:
-    """The subject of the main verb of `before` when it is of `kind`, else ''."""
+def _subject(before: str) -> tuple[str, str] | None:
+    """The subject of the main verb of `before` and its kind ("person", "thing" or "plural",
+    as in `_PRONOUNS`), or None when it has none a pronoun could stand for."""
     with _lock:
         doc = _parser()(before[:1000])
     root = next((t for t in doc if t.dep_ == "ROOT"), None)
     if root is None:
-        return ""
+        return None
     heads = [root]
     if root.lower_ in _REPORTING:
         # "Putin said the deal would hold." / "Erdoğan will open the talks, officials said.":
@@ -111,7 +113,7 @@ def _antecedent(before: str, kind: str) -> str:
     subjects = [t for h in heads for t in h.children if t.dep_ in ("nsubj", "nsubjpass")]
     subject = min(subjects, key=lambda t: t.i, default=None)
     if subject is None or subject.tag_ in ("PRP", "PRP$", "DT", "EX", "WP", "WDT"):
-        return ""
+        return None
     joined = any(c.dep_ == "conj" for c in subject.children)  # "Armenia and Azerbaijan"
     left_out = _CLAUSES - {"cc", "conj"} if joined else _CLAUSES
     tokens = sorted(
@@ -120,16 +122,12 @@ def _antecedent(before: str, kind: str) -> str:
         key=lambda t: t.i,
     )
     if len(tokens) > MAX_ANTECEDENT_TOKENS:
-        return ""
+        return None
     span = doc[tokens[0].i : tokens[-1].i + 1]
-    person = any(e.label_ == "PERSON" and e.start <= subject.i < e.end for e in doc.ents)
+    if any(e.label_ == "PERSON" and e.start <= subject.i < e.end for e in doc.ents):
+        return span.text, "person"
     plural = subject.tag_ in ("NNS", "NNPS") or joined
-    agrees = {
-        "person": person,
-        "thing": not person and not plural,
-        "plural": plural and not person,
-    }[kind]
-    return span.text if agrees else ""
+    return span.text, "plural" if plural else "thing"
 
 
 def warm_up() -> None:
