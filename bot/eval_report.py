@@ -211,6 +211,27 @@ def kind_table(metrics: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return headings, rows
 
 
+CURVE_TITLE = "At higher refusal thresholds (the same answers, refused below each)"
+CURVE_COLUMNS = [
+    ("threshold", "threshold"),
+    ("answerable_answered_rate", "answered"),
+    ("unanswerable_refused_rate", "refused of unanswerable"),
+    ("contains_gold", "contains gold"),
+    ("right", "right"),
+]
+
+
+def curve_table(metrics: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """(headings, rows) of `refusal_curve`: what raising BOT_REFUSAL_THRESHOLD would trade;
+    no rows when the answers recorded no confidence."""
+    headings = [heading for _, heading in CURVE_COLUMNS]
+    rows = [
+        [f"{point['threshold']:.2f}"] + [fmt(point[name]) for name, _ in CURVE_COLUMNS[1:]]
+        for point in metrics.get("refusal_curve") or []
+    ]
+    return headings, rows
+
+
 def worst_cases(
     results: Sequence[dict[str, Any]], limit: int = 10
 ) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -278,16 +299,19 @@ def render_markdown(results: Sequence[dict[str, Any]], metrics: dict[str, Any]) 
         lines += [f"## {title}", "", "| metric | value | meaning |", "|---|---:|---|"]
         lines += [f"| {name} | {value} | {_md(meaning)} |" for name, value, meaning in rows]
         lines.append("")
-    headings, kind_rows = kind_table(metrics)
-    if kind_rows:
-        lines += [
-            f"## {BY_KIND_TITLE}",
-            "",
-            "| " + " | ".join(headings) + " |",
-            "|---|" + "---:|" * (len(headings) - 1),
-        ]
-        lines += ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in kind_rows]
-        lines.append("")
+    for title, (headings, table) in (
+        (BY_KIND_TITLE, kind_table(metrics)),
+        (CURVE_TITLE, curve_table(metrics)),
+    ):
+        if table:
+            lines += [
+                f"## {title}",
+                "",
+                "| " + " | ".join(headings) + " |",
+                "|---|" + "---:|" * (len(headings) - 1),
+            ]
+            lines += ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in table]
+            lines.append("")
     lines += ["## Notes", ""] + [f"- {note}" for note in NOTES] + [""]
     for title, cases in worst_cases(results):
         lines += [f"## {title}", ""]
@@ -422,15 +446,19 @@ def render_html(
             f"<tr><td>{e(n)}</td><td class='v'>{e(v)}</td><td>{e(m)}</td></tr>" for n, v, m in rows
         ]
         parts.append("</table>")
-    headings, kind_rows = kind_table(metrics)
-    if kind_rows:
-        parts.append(f"<h2>{e(BY_KIND_TITLE)}</h2><table><tr>")
-        parts += [f"<th>{e(h)}</th>" for h in headings]
-        parts.append("</tr>")
-        for row in kind_rows:
-            cells = [f"<td>{e(row[0])}</td>"] + [f"<td class='v'>{e(c)}</td>" for c in row[1:]]
-            parts.append("<tr>" + "".join(cells) + "</tr>")
-        parts.append("</table>")
+    for title, (headings, table) in (
+        (BY_KIND_TITLE, kind_table(metrics)),
+        (CURVE_TITLE, curve_table(metrics)),
+    ):
+        if table:
+            parts.append(f"<h2>{e(title)}</h2><table><tr>")
+            parts += [f"<th>{e(h)}</th>" for h in headings]
+            parts.append("</tr>")
+            for row in table:
+                cells = [f"<td>{e(row[0])}</td>"]
+                cells += [f"<td class='v'>{e(c)}</td>" for c in row[1:]]
+                parts.append("<tr>" + "".join(cells) + "</tr>")
+            parts.append("</table>")
     notes = "".join(f"<li>{_inline_html(note)}</li>" for note in NOTES)
     parts.append(f"<h2>Notes</h2><ul>{notes}</ul>")
     for title, cases in worst_cases(results):

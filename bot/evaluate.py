@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from bot.config import Settings
 from bot.errors import BotError, EmptyIndexError
 from bot.questions import EvalCase, QuestionSetError, load_question_sets
-from bot.scoring import aggregate, score_case
+from bot.scoring import aggregate, refusal_curve, score_case
 
 if TYPE_CHECKING:
     from bot.chain import ChatBot
@@ -114,6 +114,7 @@ def run_eval(
         index.close()
 
     metrics = aggregate(results, k)
+    metrics["refusal_curve"] = refusal_curve(results, settings.refusal_threshold)
     metrics["run"] = {
         "started": started.isoformat(timespec="seconds"),
         "question_files": [str(p) for p in question_files],

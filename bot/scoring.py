@@ -94,6 +94,7 @@ def score_case(
         "answer": answer.text,
         "short_answer": answer.short_answer,
         "refused": answer.refused,
+        "confidence": answer.confidence,
         "mode": answer.mode,
         "reader": answer_reader(answer),
         "citations": [
@@ -174,6 +175,61 @@ def aggregate(results: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
     metrics: dict[str, Any] = group_metrics(results, k)
     metrics["by_kind"] = by_kind(results, k)
     return metrics
+
+
+#: The thresholds above the run's own that `refusal_curve` reports, up to 0.95.
+CURVE_STEP = 0.05
+
+
+def refusal_curve(results: Sequence[dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
+    """What a higher refusal threshold would give on the same answers: for the run's threshold
+    and each multiple of `CURVE_STEP` above it, the answered share of answerable cases, the
+    refused share of unanswerable ones, contains-gold over the cases with gold answers, and
+    `right`. An answer whose confidence is below a threshold counts as refused there (for a
+    two-part question, whose confidence is its weakest part's, the bot would drop that part
+    rather than refuse, which leaves it wrong all the same). Lower thresholds cannot be
+    replayed: what a refused answer would have said is not known. Empty when no answer records
+    a confidence (an answerer without the reader)."""
+    if all(r.get("confidence") is None for r in results):
+        return []
+    steps = [threshold] + [
+        round(n * CURVE_STEP, 2)
+        for n in range(1, round(1 / CURVE_STEP))
+        if n * CURVE_STEP > threshold + 1e-9
+    ]
+    answerable = [r for r in results if not r["gold"]["unanswerable"]]
+    unanswerable = [r for r in results if r["gold"]["unanswerable"]]
+    with_answers = [r for r in answerable if "contains_gold" in r["scores"]]
+    judged = [r for r in results if r["scores"].get("right") is not None]
+
+    def rate(rows: Sequence[dict[str, Any]], hit: Any) -> float | None:
+        return round(sum(map(hit, rows)) / len(rows), 4) if rows else None
+
+    curve = []
+    for t in steps:
+
+        def answered(r: dict[str, Any], t: float = t) -> bool:
+            return not r["refused"] and (r.get("confidence") or 0.0) >= t
+
+        curve.append(
+            {
+                "threshold": t,
+                "answerable_answered_rate": rate(answerable, answered),
+                "unanswerable_refused_rate": rate(unanswerable, lambda r: not answered(r)),
+                "contains_gold": rate(
+                    with_answers, lambda r: answered(r) and r["scores"]["contains_gold"]
+                ),
+                "right": rate(
+                    judged,
+                    lambda r: (
+                        not answered(r)
+                        if r["gold"]["unanswerable"]
+                        else answered(r) and r["scores"]["right"]
+                    ),
+                ),
+            }
+        )
+    return curve
 
 
 def by_kind(results: Sequence[dict[str, Any]], k: int) -> dict[str, dict[str, Any]]:

@@ -95,6 +95,7 @@ RESULT_FIELDS = {
     "standalone_question",
     "answer",
     "refused",
+    "confidence",
     "citations",
     "retrieved",
     "latency_ms",
@@ -205,6 +206,18 @@ def test_run_eval_end_to_end_on_its_own_corpus(
     assert "| kind | n | right |" in by_kind
     assert by_kind.count("\n| numeric | 2 | ") == 1 and "\n| (none) | 1 | " in by_kind
     assert "short_f1_all" in md and "a refusal or no short answer is 0" in md
+    # Every answer records the reader's confidence, so the report shows what a higher refusal
+    # threshold would trade, starting from the run's own.
+    assert all(isinstance(r["confidence"], float) for r in lines)
+    curve = metrics["refusal_curve"]
+    assert curve[0]["threshold"] == settings.refusal_threshold and curve[-1]["threshold"] == 0.95
+    assert curve[0]["right"] == metrics["overall"]["right"]
+    assert [p["answerable_answered_rate"] for p in curve] == sorted(
+        (p["answerable_answered_rate"] for p in curve), reverse=True
+    )
+    table = md.split("## At higher refusal thresholds")[1].split("\n## ")[0]
+    assert "| threshold | answered | refused of unanswerable | contains gold | right |" in table
+    assert table.count("\n| 0.") == len(curve)
     page = (out / "report.html").read_text()
     assert "<td>follow-up</td>" in page and "<th>short F1 (all)</th>" in page
     assert page.count("data:image/png;base64,") == 3

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.questions import EvalCase
-from bot.scoring import NO_KIND, aggregate, case_outcome, score_case
+from bot.scoring import NO_KIND, aggregate, case_outcome, refusal_curve, score_case
 from bot.types import Answer
 
 
@@ -197,3 +197,35 @@ def test_a_two_part_question_is_right_only_when_every_part_is_answered() -> None
     )
     assert not one["scores"]["contains_gold"] and not one["scores"]["right"]
     assert both["scores"]["contains_gold"] and both["scores"]["right"]
+
+
+def test_refusal_curve_replays_higher_thresholds_on_the_same_answers(
+    results: list[dict[str, Any]],
+) -> None:
+    # The hand-made answers with the reader's confidence: a 0.9, b refused at 0.3, c 0.7,
+    # d 0.62, e refused at 0.4.
+    for r, confidence in zip(results, [0.9, 0.3, 0.7, 0.62, 0.4], strict=True):
+        r["confidence"] = confidence
+    curve = refusal_curve(results, 0.6)
+    assert [p["threshold"] for p in curve] == [0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
+    at = {p["threshold"]: p for p in curve}
+    # At the run's own threshold the curve is the run itself.
+    metrics = aggregate(results, 10)
+    assert at[0.6]["answerable_answered_rate"] == metrics["refusal"]["answerable_answered_rate"]
+    assert at[0.6]["contains_gold"] == metrics["answer"]["contains_gold"] == 0.75
+    assert at[0.6]["right"] == metrics["overall"]["right"] == 0.8
+    # 0.65 refuses d (right, at 0.62): answered 2 of 4, right 3 of 5.
+    assert at[0.65]["answerable_answered_rate"] == 0.5
+    assert at[0.65]["contains_gold"] == 0.5 and at[0.65]["right"] == 0.6
+    assert at[0.95] == {
+        "threshold": 0.95,
+        "answerable_answered_rate": 0.0,
+        "unanswerable_refused_rate": 1.0,
+        "contains_gold": 0.0,
+        "right": 0.2,
+    }
+
+
+def test_refusal_curve_is_empty_without_confidences(results: list[dict[str, Any]]) -> None:
+    assert all(r["confidence"] is None for r in results)  # the answers recorded none
+    assert refusal_curve(results, 0.6) == []
