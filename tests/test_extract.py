@@ -10,11 +10,13 @@ import pytest
 
 from bot.extract import (
     CONFIDENCE_WEIGHTS,
+    UNNAMED_PENALTY,
     UNTYPED_EVIDENCE,
     candidate_spans,
     context_question,
     heading_or_dateline,
     key_share,
+    names_someone,
     question_parts,
     read,
     short_answer,
@@ -281,3 +283,63 @@ def test_each_sentence_is_read_with_its_own_context_question() -> None:
     reading = read("Who brokered the 2020 cease-fire?", hits, {}, Recording("Putin"))
     assert sorted(asked) == ["Who brokered the 2020 cease-fire?", "Who brokered the cease-fire?"]
     assert short_answer(hits, reading.parts[0].sentences[0]) == "Putin"
+
+
+@dataclass
+class SpanReader:
+    """Gives each sentence the span and evidence listed for it (no span, evidence -3 else)."""
+
+    spans: dict[str, tuple[str, float]]
+    name: str = "fake"
+
+    def score(
+        self, question: str, sentences: list[str], skip: list[tuple[int, int]] | None = None
+    ) -> list[SpanScore]:
+        scores = []
+        for s in sentences:
+            span, evidence = self.spans.get(s, ("", -3.0))
+            at = s.find(span) if span else 0
+            scores.append(SpanScore(at, at + len(span), evidence, 0.0))
+        return scores
+
+
+def test_a_who_question_is_not_answered_by_a_span_that_names_no_one() -> None:
+    countries = "In December, the two countries appointed special envoys."
+    envoys = "The special envoys were Serdar Kılıç and Ruben Rubinyan."
+    hits = [_hit(f"{countries} {envoys}")]
+    reader = SpanReader({countries: ("the two countries", 1.0), envoys: ("Serdar Kılıç", 0.0)})
+    # "the two countries" names no person, body or country: its evidence is lowered, and the
+    # sentence that names the envoys is chosen
+    [part] = read("Who were the special envoys?", hits, {}, reader).parts
+    assert part.sentences[0].text == envoys
+    lowered = next(c for c in part.sentences if c.text == countries)
+    assert lowered.evidence == pytest.approx(1.0 - UNNAMED_PENALTY)
+    # a question that asks for something else is read as the reader reads it
+    [part] = read("What were the special envoys?", hits, {}, reader).parts
+    assert part.sentences[0].text == countries and part.sentences[0].evidence == 1.0
+
+
+@pytest.mark.parametrize(
+    ("sentence", "span", "named"),
+    [
+        ("Talks were chaired by Khalid Al-Mansouri on Monday.", "Khalid Al-Mansouri", True),
+        # a name the entity recogniser misses still counts by its capital letter ...
+        (
+            "The fighting between Jubaland forces and federal troops went on.",
+            "Jubaland forces",
+            True,
+        ),
+        # ... and so does a sentence's first word that is not a common one
+        ("Sky bought the remaining four packages.", "Sky", True),
+        ("The rest would be withdrawn by the end of June.", "The rest", False),
+        (
+            "Opposition lawmakers argued that the soldiers were needed at home.",
+            "the soldiers",
+            False,
+        ),
+        ("The peace talks began on Monday.", "Monday", False),  # a date, not someone
+    ],
+)
+def test_a_span_names_someone(sentence: str, span: str, named: bool) -> None:
+    start = sentence.index(span)
+    assert names_someone(sentence, start, start + len(span)) is named
