@@ -562,8 +562,9 @@ def names_someone(sentence: str, start: int, end: int) -> bool:
     if any(label in _SOMEONE for _, _, label in found):
         return True
     return any(
-        (m.start() > 0 or m.group().lower() not in STOPWORDS)
+        m.group()[0].isupper()
+        and (m.start() > 0 or m.group().lower() not in STOPWORDS)
         and not any(a <= m.start() < b for a, b, _ in found)
-        for m in re.finditer(r"\b[A-Z][\w'’-]*", sentence[:end])
+        for m in re.finditer(r"\b[^\W\d_][\w'’-]*", sentence[:end])
         if m.start() >= start
     )

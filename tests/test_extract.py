@@ -313,6 +313,7 @@ def test_a_who_question_is_not_answered_by_a_span_that_names_no_one() -> None:
         ),
         # ... and so does a sentence's first word that is not a common one
         ("Sky bought the remaining four packages.", "Sky", True),
+        ("Talks were led by Ömerli delegates.", "Ömerli delegates", True),  # not only A-Z
         ("The rest would be withdrawn by the end of June.", "The rest", False),
         (
             "Opposition lawmakers argued that the soldiers were needed at home.",
