@@ -177,6 +177,12 @@ def aggregate(results: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
     return metrics
 
 
+def mean(values: Iterable[Any]) -> float | None:
+    """The mean of the values that are not None, to 4 places; None when there are none."""
+    kept = [float(v) for v in values if v is not None]
+    return round(sum(kept) / len(kept), 4) if kept else None
+
+
 #: The thresholds above the run's own that `refusal_curve` reports, up to 0.95.
 CURVE_STEP = 0.05
 
@@ -202,9 +208,6 @@ def refusal_curve(results: Sequence[dict[str, Any]], threshold: float) -> list[d
     with_answers = [r for r in answerable if "contains_gold" in r["scores"]]
     judged = [r for r in results if r["scores"].get("right") is not None]
 
-    def rate(rows: Sequence[dict[str, Any]], hit: Any) -> float | None:
-        return round(sum(map(hit, rows)) / len(rows), 4) if rows else None
-
     curve = []
     for t in steps:
 
@@ -214,18 +217,16 @@ def refusal_curve(results: Sequence[dict[str, Any]], threshold: float) -> list[d
         curve.append(
             {
                 "threshold": t,
-                "answerable_answered_rate": rate(answerable, answered),
-                "unanswerable_refused_rate": rate(unanswerable, lambda r: not answered(r)),
-                "contains_gold": rate(
-                    with_answers, lambda r: answered(r) and r["scores"]["contains_gold"]
+                "answerable_answered_rate": mean(answered(r) for r in answerable),
+                "unanswerable_refused_rate": mean(not answered(r) for r in unanswerable),
+                "contains_gold": mean(
+                    answered(r) and r["scores"]["contains_gold"] for r in with_answers
                 ),
-                "right": rate(
-                    judged,
-                    lambda r: (
-                        not answered(r)
-                        if r["gold"]["unanswerable"]
-                        else answered(r) and r["scores"]["right"]
-                    ),
+                "right": mean(
+                    not answered(r)
+                    if r["gold"]["unanswerable"]
+                    else answered(r) and r["scores"]["right"]
+                    for r in judged
                 ),
             }
         )
@@ -268,11 +269,6 @@ def flatten_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:
 def group_metrics(results: Sequence[dict[str, Any]], k: int) -> dict[str, dict[str, Any]]:
     """The metric groups (overall, cases, retrieval, answer, refusal, citations, latency and,
     when judged, faithfulness) over the given cases."""
-
-    def mean(values: Iterable[Any]) -> float | None:
-        kept = [float(v) for v in values if v is not None]
-        return round(sum(kept) / len(kept), 4) if kept else None
-
     answerable = [r for r in results if not r["gold"]["unanswerable"]]
     unanswerable = [r for r in results if r["gold"]["unanswerable"]]
     with_passages = [r for r in answerable if "gold_rank" in r["scores"]]
