@@ -43,7 +43,7 @@ WINDOW = 6
 #: How far before its office word a country or possessive counts as the office's ("Azerbaijani
 #: Deputy Prime Minister").
 OWNER_REACH = 3
-_WHO = r"^who(?:'s|’s|\s+is|\s+was|\s+are|\s+were)\s+"
+_WHO = r"^who(?:'s|’s|s|\s+is|\s+was|\s+are|\s+were)\s+"
 _ASKED = (
     # "Who is the president of Azerbaijan?", "who was the foreign minister of armenia in 2020"
     re.compile(
@@ -69,13 +69,15 @@ class Office:
 
 
 def asked_office(question: str) -> Office | None:
-    """The office a "who is the ... of X?" question asks about, or None."""
+    """The office a "who is the ... of X?" question asks about, or None. As typed in a hurry
+    too: an office word misspelt ("minster": `is_head`), a possessive without its apostrophe
+    ("armenias foreign minister": `_with_apostrophe`)."""
     for pattern in _ASKED:
-        match = pattern.match(question.strip())
+        match = pattern.match(_with_apostrophe(question.strip()))
         if not match:
             continue
         words = [w.lower() for w in re.findall(r"[\w-]+", match.group("office"))]
-        if not any(w in HEADS for w in words):
+        if not any(is_head(w) for w in words):
             return None
         # "the Turkish envoy for Somalia": Turkey's and Somalia's.
         owners = {_place(w) for w in re.findall(r"[\w-]+", match.group("owner"))}
@@ -83,6 +85,28 @@ def asked_office(question: str) -> Office | None:
         office = frozenset(w for w in words if w not in STOPWORDS and w not in demonyms())
         return Office(office, frozenset(owners - STOPWORDS))
     return None
+
+
+def is_head(word: str) -> bool:
+    """Whether a lower-case word of a question is an office word (`HEADS`), or one misspelt:
+    five letters or more and within `MIN_SIMILARITY` of one ("minster", "presidnt")."""
+    if word in HEADS:
+        return True
+    return len(word) >= 5 and any(fuzz.ratio(word, h) >= MIN_SIMILARITY for h in HEADS)
+
+
+def _with_apostrophe(question: str) -> str:
+    """The question with a country's possessive typed without its apostrophe written with it
+    ("armenias" -> "armenia's"); a word counts when it is a country or capital, or a demonym's
+    country, with its final "s" dropped."""
+
+    def fix(match: re.Match[str]) -> str:
+        word = match.group()
+        stem = word[:-1].lower()
+        known = stem in known_places() or stem in demonyms().values()
+        return f"{word[:-1]}'s" if known else word
+
+    return re.sub(r"\b[^\W\d_]{3,}s\b", fix, question)
 
 
 def office_before(text: str) -> list[str]:
