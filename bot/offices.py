@@ -97,14 +97,12 @@ def is_head(word: str) -> bool:
 
 def _with_apostrophe(question: str) -> str:
     """The question with a country's possessive typed without its apostrophe written with it
-    ("armenias" -> "armenia's"); a word counts when it is a country or capital, or a demonym's
-    country, with its final "s" dropped."""
+    ("armenias" -> "armenia's"): a word that, without its final "s", is a country or capital
+    (`known_places`)."""
 
     def fix(match: re.Match[str]) -> str:
         word = match.group()
-        stem = word[:-1].lower()
-        known = stem in known_places() or stem in demonyms().values()
-        return f"{word[:-1]}'s" if known else word
+        return f"{word[:-1]}'s" if word[:-1].lower() in known_places() else word
 
     return re.sub(r"\b[^\W\d_]{3,}s\b", fix, question)
 

@@ -56,7 +56,7 @@ def test_the_asked_office_is_read_from_who_is_questions(
         "Who is the head of the delegation?",
         "Who brokered the ceasefire?",
         "Who is Putin?",
-        # A short word near an office word is not taken for one.
+        # A word merely like an office word ("actor", "director": 62 of 100) is not one.
         "Who is the main actor in Karabakh?",
     ],
 )
