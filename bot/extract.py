@@ -17,7 +17,9 @@ takes, among the answering sentences whose choice is within `RECENT_CHOICE_MARGI
 best, the one from the newest article; other questions are chosen as above.
 
 A "who" question's span that names no one ("the two countries") loses `UNNAMED_PENALTY` from
-its evidence, so a sentence that names the person asked for is chosen over it.
+its evidence, so a sentence that names the person asked for is chosen over it. A question
+about what a country did is not answered by a clause whose subject is another country
+("Moscow has deployed ..." for Turkey: `bot.subjects`); such a span gets `UNTYPED_EVIDENCE`.
 
 A question that asks two things ("Who brokered the cease-fire and how many peacekeepers did
 Moscow send?") is read as two parts, each with its own sentence. spaCy's entity recogniser,
@@ -38,6 +40,7 @@ from bot.dates import asks_for_recent, newest_first
 from bot.offices import asked_office, other_office
 from bot.references import ReadAs, read_as
 from bot.references import warm_up as load_parser
+from bot.subjects import another_country
 from bot.text import STOPWORDS, content_terms, sentence_spans, words
 from bot.types import Hit
 
@@ -368,6 +371,8 @@ def read_part(
         if pattern and not pattern.search(c.text[s.start : s.end]):
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if office and answer[1] and other_office(office, hits[c.hit_index].passage.text, *answer):
+            evidence = min(evidence, UNTYPED_EVIDENCE)
+        if answer[1] and another_country(question, c.text, s.start, s.end):
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if info.kind == "person" and answer[1] and not names_someone(c.text, s.start, s.end):
             evidence -= UNNAMED_PENALTY

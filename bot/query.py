@@ -145,6 +145,23 @@ def known_places() -> frozenset[str]:
     return frozenset(names)
 
 
+@cache
+def country_names() -> dict[str, str]:
+    """Lower-case country name, capital or demonym -> lower-case country name ("moscow",
+    "russian" and "russia" -> "russia"; countryinfo's table)."""
+    from countryinfo import all_countries
+
+    table: dict[str, str] = {}
+    for country in all_countries():
+        name = (country.name() or "").lower()
+        if name:
+            for word in (name, *(c.lower() for c in _capitals(country))):
+                table.setdefault(word, name)
+    for demonym, name in demonyms().items():
+        table.setdefault(demonym, name.lower())
+    return table
+
+
 def _capitals(country: object) -> list[str]:
     """A country's capital or capitals: the table gives a string, or a list for a few
     ("Vatican City" is given as ['Vatican City'])."""

@@ -130,6 +130,14 @@ def _subject(before: str) -> tuple[str, str] | None:
     return span.text, "plural" if plural else "thing"
 
 
+@lru_cache(maxsize=4096)
+def parse(text: str):  # type: ignore[no-untyped-def]
+    """spaCy's parse of `text` (its first 1,000 characters), under the parser's lock; cached.
+    The Doc is shared between callers: read it, never change it."""
+    with _lock:
+        return _parser()(text[:1000])
+
+
 def warm_up() -> None:
     """Load the parser now rather than on the first sentence that needs it."""
     _parser()

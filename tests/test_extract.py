@@ -208,7 +208,9 @@ def test_a_passage_without_the_name_asked_about_lowers_the_confidence() -> None:
     hits = [_hit("Moscow has deployed some 2,000 peacekeepers in Karabakh.")]
     reader = KeywordReader("some 2,000")
     right = read("How many peacekeepers has Moscow deployed?", hits, {}, reader)
-    swapped = read("How many peacekeepers has Turkey deployed?", hits, {}, reader)
+    # (not another country: its subject rules that out, see
+    # test_another_countrys_deed_does_not_answer_a_question_about_a_country)
+    swapped = read("How many peacekeepers has NATO deployed?", hits, {}, reader)
     assert right.evidence == pytest.approx(_confidence(3.0, 0.5, 1.0))
     assert swapped.evidence == pytest.approx(_confidence(3.0, 0.5, 0.0))
 
@@ -299,6 +301,18 @@ def test_a_who_question_is_not_answered_by_a_span_that_names_no_one() -> None:
     # a question that asks for something else is read as the reader reads it
     [part] = read("What were the special envoys?", hits, {}, reader).parts
     assert part.sentences[0].text == countries and part.sentences[0].evidence == 3.0
+
+
+def test_another_countrys_deed_does_not_answer_a_question_about_a_country() -> None:
+    moscow = "Moscow has deployed some 2,000 peacekeepers in Karabakh."
+    hits = [_hit(moscow)]
+    reader = ListReader(["2,000"])  # evidence 3
+    # Turkey's deployment is not answered by Moscow's: the part is refused (confidence 0)
+    [part] = read("How many peacekeepers has Turkey deployed in Karabakh?", hits, {}, reader).parts
+    assert part.sentences[0].evidence <= UNTYPED_EVIDENCE and part.evidence == 0.0
+    # Russia's is (Moscow is its capital)
+    [part] = read("How many peacekeepers has Russia deployed in Karabakh?", hits, {}, reader).parts
+    assert part.sentences[0].evidence == 3.0 and part.evidence > 0.5
 
 
 @pytest.mark.parametrize(
