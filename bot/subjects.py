@@ -19,6 +19,9 @@ spaCy's parser is `bot.references`'s, under its lock.
 
 from __future__ import annotations
 
+import re
+from functools import cache
+
 from bot.query import country_names
 from bot.references import parse
 
@@ -33,10 +36,15 @@ def subject_countries(text: str, start: int = 0, end: int = 0) -> frozenset[str]
     capital or demonym ("Moscow has deployed ..." -> {"russia"}). The clause is the one that
     holds `text[start:end]` (the answer), or with no span the main one; a pronoun subject
     ("Armenia said it would spend ...") passes to the clause above."""
+    names = country_names()
+    lower = text.lower()
+    if not any(w in names for w in re.findall(r"[^\W\d_]+", lower)) and not any(
+        name in lower for name in _several_words()
+    ):
+        return frozenset()  # no country named at all: no need to parse
     doc = parse(text)
     inside = [t for t in doc if start <= t.idx < end] if end > start else []
     token = inside[0] if inside else next((t for t in doc if t.dep_ == "ROOT"), None)
-    names = country_names()
     while token is not None:
         subjects = [
             joined
@@ -45,10 +53,23 @@ def subject_countries(text: str, start: int = 0, end: int = 0) -> frozenset[str]
             for joined in _joined(c)
         ]
         if subjects:
-            words = [w for t in subjects for w in [t, *(c for c in t.children if c.dep_ in _OWN)]]
-            return frozenset(names[w.text.lower()] for w in words if w.text.lower() in names)
+            words = [
+                w.text for t in subjects for w in [t, *(c for c in t.children if c.dep_ in _OWN)]
+            ]
+            # "the United States": the subject with the compound words before it
+            words += [
+                " ".join([c.text for c in t.lefts if c.dep_ == "compound"] + [t.text])
+                for t in subjects
+            ]
+            return frozenset(names[w.lower()] for w in words if w.lower() in names)
         token = None if token.head.i == token.i else token.head
     return frozenset()
+
+
+@cache
+def _several_words() -> list[str]:
+    """The country names, capitals and demonyms of more than one word ("united states")."""
+    return [name for name in country_names() if " " in name]
 
 
 def _joined(token):  # type: ignore[no-untyped-def]

@@ -58,6 +58,7 @@ def test_another_countrys_deed_does_not_answer(
 def test_subject_countries_reads_names_capitals_and_demonyms() -> None:
     assert subject_countries(MOSCOW) == {"russia"}
     assert subject_countries("The Turkish army crossed the border.") == {"turkey"}
+    assert subject_countries("The United States hosted the talks.") == {"united states"}
     assert subject_countries("Russia, Turkey and Iran agreed to meet.") == {
         "russia",
         "turkey",
