@@ -40,7 +40,7 @@ from bot.dates import asks_for_recent, newest_first
 from bot.offices import asked_office, other_office
 from bot.references import ReadAs, read_as
 from bot.references import warm_up as load_parser
-from bot.subjects import another_country
+from bot.subjects import another_country, subject_countries
 from bot.text import STOPWORDS, content_terms, sentence_spans, words
 from bot.types import Hit
 
@@ -364,6 +364,7 @@ def read_part(
     scores = _score_in_context(question, candidates, hits, reader)
     pattern = _PATTERNS.get(info.kind)
     office = asked_office(question)
+    countries = subject_countries(question)
     read = []
     for c, s in zip(candidates, scores, strict=True):
         answer = (c.start + s.start, c.start + s.end) if s.end > s.start else (0, 0)
@@ -372,7 +373,7 @@ def read_part(
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if office and answer[1] and other_office(office, hits[c.hit_index].passage.text, *answer):
             evidence = min(evidence, UNTYPED_EVIDENCE)
-        if answer[1] and another_country(question, c.text, s.start, s.end):
+        if answer[1] and another_country(countries, c.text, s.start, s.end):
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if info.kind == "person" and answer[1] and not names_someone(c.text, s.start, s.end):
             evidence -= UNNAMED_PENALTY

@@ -100,8 +100,7 @@ def _object_her(sentence: str) -> bool:
 def _subject(before: str) -> tuple[str, str] | None:
     """The subject of the main verb of `before` and its kind ("person", "thing" or "plural",
     as in `_PRONOUNS`), or None when it has none a pronoun could stand for."""
-    with _lock:
-        doc = _parser()(before[:1000])
+    doc = parse(before)
     root = next((t for t in doc if t.dep_ == "ROOT"), None)
     if root is None:
         return None
@@ -130,10 +129,9 @@ def _subject(before: str) -> tuple[str, str] | None:
     return span.text, "plural" if plural else "thing"
 
 
-@lru_cache(maxsize=4096)
 def parse(text: str):  # type: ignore[no-untyped-def]
-    """spaCy's parse of `text` (its first 1,000 characters), under the parser's lock; cached.
-    The Doc is shared between callers: read it, never change it."""
+    """spaCy's parse of `text` (its first 1,000 characters), under the parser's lock. Not
+    cached: a Doc holds about 20 KB; callers cache what they read off it."""
     with _lock:
         return _parser()(text[:1000])
 

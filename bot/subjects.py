@@ -20,7 +20,7 @@ spaCy's parser is `bot.references`'s, under its lock.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 from bot.query import country_names
 from bot.references import parse
@@ -31,11 +31,13 @@ _SUBJECTS = {"nsubj", "nsubjpass"}
 _OWN = {"poss", "compound", "amod"}
 
 
+@lru_cache(maxsize=4096)
 def subject_countries(text: str, start: int = 0, end: int = 0) -> frozenset[str]:
     """The countries (lower case) that the subject of a clause of `text` names, by name,
     capital or demonym ("Moscow has deployed ..." -> {"russia"}). The clause is the one that
     holds `text[start:end]` (the answer), or with no span the main one; a pronoun subject
-    ("Armenia said it would spend ...") passes to the clause above."""
+    ("Armenia said it would spend ...") passes to the clause above. Cached: the same sentence
+    is read again by the next part and the next question."""
     names = country_names()
     lower = text.lower()
     if not any(w in names for w in re.findall(r"[^\W\d_]+", lower)) and not any(
@@ -77,11 +79,10 @@ def _joined(token):  # type: ignore[no-untyped-def]
     return [token] + [t for c in token.children if c.dep_ == "conj" for t in _joined(c)]
 
 
-def another_country(question: str, sentence: str, start: int, end: int) -> bool:
-    """Whether the question's subject is a country and the subject of the sentence's clause
-    that holds the answer `sentence[start:end]` names only other ones (see the module's
-    docstring)."""
-    asked = subject_countries(question)
+def another_country(asked: frozenset[str], sentence: str, start: int, end: int) -> bool:
+    """Whether the question's subject names countries (`asked`: its `subject_countries`) and
+    the subject of the sentence's clause that holds the answer `sentence[start:end]` names only
+    other ones (see the module's docstring)."""
     if not asked:
         return False
     theirs = subject_countries(sentence, start, end)

@@ -21,7 +21,7 @@ CEDE = (
 
 def _other(question: str, sentence: str, answer: str) -> bool:
     start = sentence.index(answer)
-    return another_country(question, sentence, start, start + len(answer))
+    return another_country(subject_countries(question), sentence, start, start + len(answer))
 
 
 @pytest.mark.parametrize(
