@@ -137,28 +137,30 @@ def demonyms() -> dict[str, str]:
 @cache
 def known_places() -> frozenset[str]:
     """Lower-case names of countries and capitals (countryinfo's table)."""
-    from countryinfo import all_countries
-
-    names: set[str] = set()
-    for country in all_countries():
-        names.update(n.lower() for n in (country.name(), *_capitals(country)) if n)
-    return frozenset(names)
+    return frozenset(_places())
 
 
 @cache
 def country_names() -> dict[str, str]:
     """Lower-case country name, capital or demonym -> lower-case country name ("moscow",
     "russian" and "russia" -> "russia"; countryinfo's table)."""
+    table = dict(_places())
+    for demonym, name in demonyms().items():
+        table.setdefault(demonym, name.lower())
+    return table
+
+
+@cache
+def _places() -> dict[str, str]:
+    """Lower-case country name or capital -> lower-case country name."""
     from countryinfo import all_countries
 
     table: dict[str, str] = {}
     for country in all_countries():
         name = (country.name() or "").lower()
-        if name:
-            for word in (name, *(c.lower() for c in _capitals(country))):
-                table.setdefault(word, name)
-    for demonym, name in demonyms().items():
-        table.setdefault(demonym, name.lower())
+        for place in (name, *(c.lower() for c in _capitals(country))):
+            if place:
+                table.setdefault(place, name)
     return table
 
 
