@@ -37,6 +37,7 @@ from functools import cache, lru_cache
 from typing import Protocol
 
 from bot.dates import asks_for_recent, newest_first
+from bot.measures import another_quantity, asked_quantities
 from bot.offices import asked_office, other_office
 from bot.references import ReadAs, read_as
 from bot.references import warm_up as load_parser
@@ -365,6 +366,7 @@ def read_part(
     pattern = _PATTERNS.get(info.kind)
     office = asked_office(question)
     countries = subject_countries(question)
+    counted = asked_quantities(question)
     read = []
     for c, s in zip(candidates, scores, strict=True):
         answer = (c.start + s.start, c.start + s.end) if s.end > s.start else (0, 0)
@@ -374,6 +376,12 @@ def read_part(
         if office and answer[1] and other_office(office, hits[c.hit_index].passage.text, *answer):
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if answer[1] and another_country(countries, c.text, s.start, s.end):
+            evidence = min(evidence, UNTYPED_EVIDENCE)
+        if (
+            counted
+            and _PATTERNS["number"].search(c.text[s.start : s.end])
+            and another_quantity(counted, c.text)
+        ):
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if info.kind == "person" and answer[1] and not names_someone(c.text, s.start, s.end):
             evidence -= UNNAMED_PENALTY

@@ -340,3 +340,20 @@ def test_another_countrys_deed_does_not_answer_a_question_about_a_country() -> N
 def test_a_span_names_someone(sentence: str, span: str, named: bool) -> None:
     start = sentence.index(span)
     assert names_someone(sentence, start, start + len(span)) is named
+
+
+def test_a_number_of_another_quantity_does_not_answer() -> None:
+    killed = "Six Russian servicemen were killed during the mission."
+    hits = [_hit(killed)]
+    reader = ListReader(["Six"])  # evidence 3
+    # the wounded are not the dead: the part is refused (confidence 0)
+    [part] = read("How many Russian peacekeepers were wounded?", hits, {}, reader).parts
+    assert part.sentences[0].evidence <= UNTYPED_EVIDENCE and part.evidence == 0.0
+    [part] = read("How many Russian peacekeepers died?", hits, {}, reader).parts
+    assert part.sentences[0].evidence == 3.0 and part.evidence > 0.5
+    # a duration question's "killing" is not what it counts
+    jailed = [_hit("Apollo was sentenced to one year of hard labor.")]
+    [part] = read(
+        "How long was Apollo sentenced for killing Cyclopes?", jailed, {}, ListReader(["one year"])
+    ).parts
+    assert part.sentences[0].evidence == 3.0
