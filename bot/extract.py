@@ -39,6 +39,7 @@ from typing import Protocol
 from bot.dates import asks_for_recent, newest_first
 from bot.measures import another_quantity, asked_quantities
 from bot.offices import asked_office, other_office
+from bot.ordinals import another_ordinal, ordinals
 from bot.references import ReadAs, read_as
 from bot.references import warm_up as load_parser
 from bot.subjects import another_country, subject_countries
@@ -367,6 +368,7 @@ def read_part(
     office = asked_office(question)
     countries = subject_countries(question)
     counted = asked_quantities(question)
+    numbered = ordinals(question)
     read = []
     for c, s in zip(candidates, scores, strict=True):
         answer = (c.start + s.start, c.start + s.end) if s.end > s.start else (0, 0)
@@ -382,6 +384,8 @@ def read_part(
             and _PATTERNS["number"].search(c.text[s.start : s.end])
             and another_quantity(counted, c.text)
         ):
+            evidence = min(evidence, UNTYPED_EVIDENCE)
+        if answer[1] and another_ordinal(numbered, c.text):
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if info.kind == "person" and answer[1] and not names_someone(c.text, s.start, s.end):
             evidence -= UNNAMED_PENALTY

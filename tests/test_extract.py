@@ -357,3 +357,13 @@ def test_a_number_of_another_quantity_does_not_answer() -> None:
         "How long was Apollo sentenced for killing Cyclopes?", jailed, {}, ListReader(["one year"])
     ).parts
     assert part.sentences[0].evidence == 3.0
+
+
+def test_a_sentence_about_another_of_a_series_does_not_answer() -> None:
+    meetings = "The first meeting was held in Moscow, and the second in Vienna."
+    hits = [_hit(meetings)]
+    reader = ListReader(["Vienna"])  # evidence 3
+    [part] = read("Where will the third meeting be held?", hits, {}, reader).parts
+    assert part.sentences[0].evidence <= UNTYPED_EVIDENCE and part.evidence == 0.0
+    [part] = read("Where was the second meeting held?", hits, {}, reader).parts
+    assert part.sentences[0].evidence == 3.0
