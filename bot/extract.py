@@ -155,6 +155,16 @@ _KINDS = [
     ),
     ("org", re.compile(r"\bwhich (organi[sz]ation|company|group|party|country)\b")),
 ]
+# "What are the five conditions ...?", "Which two cities ...?", "Name the four villages": the
+# answer lists them, and a span that lists nothing (no comma, "and", "or") does not answer.
+_SEVERAL = r"(?:two|three|four|five|six|seven|eight|nine|ten|[2-9]|\d\d+)"
+_ASKS_FOR_LIST = re.compile(
+    rf"\b(?:what|which) (?:are|were) (?:the |its |their )?{_SEVERAL} \w+"
+    rf"|\bwhich {_SEVERAL} \w+|\bname (?:the |its |their )?{_SEVERAL} \w+"
+    rf"|\bnames of (?:the |its |their )?{_SEVERAL} \w+",
+    re.I,
+)
+_LIST = re.compile(r",|;|\band\b|\bor\b", re.I)
 # "How many conditions ..." (the thing counted), and a second "how many" that leaves it out
 # ("... and how many did Azerbaijan's proposal contain?").
 _AUXILIARY = r"(?:did|does|do|has|have|had|is|are|was|were|will|would|can|could)\b"
@@ -369,6 +379,7 @@ def read_part(
     countries = subject_countries(question)
     counted = asked_quantities(question)
     numbered = ordinals(question)
+    listed = bool(_ASKS_FOR_LIST.search(question))
     read = []
     for c, s in zip(candidates, scores, strict=True):
         answer = (c.start + s.start, c.start + s.end) if s.end > s.start else (0, 0)
@@ -386,6 +397,8 @@ def read_part(
         ):
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if answer[1] and another_ordinal(numbered, c.text):
+            evidence = min(evidence, UNTYPED_EVIDENCE)
+        if listed and answer[1] and not _LIST.search(c.text[s.start : s.end]):
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if info.kind == "person" and answer[1] and not names_someone(c.text, s.start, s.end):
             evidence -= UNNAMED_PENALTY

@@ -367,3 +367,17 @@ def test_a_sentence_about_another_of_a_series_does_not_answer() -> None:
     assert part.sentences[0].evidence <= UNTYPED_EVIDENCE and part.evidence == 0.0
     [part] = read("Where was the second meeting held?", hits, {}, reader).parts
     assert part.sentences[0].evidence == 3.0
+
+
+def test_a_question_asking_for_several_things_wants_a_list() -> None:
+    proposal = "Azerbaijan sent a proposal containing five conditions to normalize relations."
+    listing = "The conditions are recognition, a border deal, a road, trade and no claims."
+    hits = [_hit(f"{proposal} {listing}")]
+    # the span that lists nothing does not answer "What are the five conditions?"; the list does
+    reader = ListReader(["normalize relations", "recognition, a border deal"])  # 3 and 2
+    [part] = read("What are the five conditions in the proposal?", hits, {}, reader).parts
+    assert part.sentences[0].text == listing
+    assert next(c for c in part.sentences if c.text == proposal).evidence <= UNTYPED_EVIDENCE
+    # a question that asks for one thing is left to the reader
+    [part] = read("Why did Azerbaijan send the proposal?", hits, {}, reader).parts
+    assert part.sentences[0].text == proposal
