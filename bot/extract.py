@@ -43,6 +43,7 @@ from bot.ordinals import another_ordinal, ordinals
 from bot.references import ReadAs, read_as
 from bot.references import warm_up as load_parser
 from bot.subjects import another_country, subject_countries
+from bot.tense import asks_future, told_in_past
 from bot.text import STOPWORDS, content_terms, sentence_spans, words
 from bot.types import Hit
 
@@ -380,6 +381,7 @@ def read_part(
     counted = asked_quantities(question)
     numbered = ordinals(question)
     listed = bool(_ASKS_FOR_LIST.search(question))
+    future = info.kind == "date" and asks_future(question)
     read = []
     for c, s in zip(candidates, scores, strict=True):
         answer = (c.start + s.start, c.start + s.end) if s.end > s.start else (0, 0)
@@ -399,6 +401,8 @@ def read_part(
         if answer[1] and another_ordinal(numbered, c.text):
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if listed and answer[1] and not _LIST.search(c.text[s.start : s.end]):
+            evidence = min(evidence, UNTYPED_EVIDENCE)
+        if future and answer[1] and told_in_past(c.text, s.start, s.end):
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if info.kind == "person" and answer[1] and not names_someone(c.text, s.start, s.end):
             evidence -= UNNAMED_PENALTY

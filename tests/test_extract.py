@@ -381,3 +381,13 @@ def test_a_question_asking_for_several_things_wants_a_list() -> None:
     # a question that asks for one thing is left to the reader
     [part] = read("Why did Azerbaijan send the proposal?", hits, {}, reader).parts
     assert part.sentences[0].text == proposal
+
+
+def test_a_when_will_question_is_not_answered_by_a_past_date() -> None:
+    signed = "Armenia and Turkey signed a landmark accord in 2009 to open their border."
+    hits = [_hit(signed)]
+    reader = ListReader(["2009"])  # evidence 3
+    [part] = read("When will the border between Turkey and Armenia open?", hits, {}, reader).parts
+    assert part.sentences[0].evidence <= UNTYPED_EVIDENCE and part.evidence == 0.0
+    [part] = read("When did Armenia and Turkey sign the accord?", hits, {}, reader).parts
+    assert part.sentences[0].evidence == 3.0
