@@ -6,8 +6,10 @@ signing's, told in the past. News dates what it reports by the day it was said (
 envoys agreed on Friday to open the border to citizens of third countries"), so a "when will"
 question often finds a past day in the very sentence about the plan. When a question asks when
 something will happen and the date span's own verb is in the past tense ("signed", "was
-signed", "agreed"), the span does not answer. A verb in the future or the future in the past
-("will open", "would be withdrawn by the end of June", "would start from Aug. 1") does.
+signed", "agreed"), or it dates a plan told in the past perfect ("a mission that had been due
+to run until 2025", since ended), the span does not answer. A verb in the future or the
+future in the past ("will open", "would be withdrawn by the end of June", "would start from
+Aug. 1") does.
 
 spaCy's parser is `bot.references`'s, under its lock.
 """
@@ -37,8 +39,9 @@ def asks_future(question: str) -> bool:
 @lru_cache(maxsize=4096)
 def told_in_past(sentence: str, start: int, end: int) -> bool:
     """Whether the verb that `sentence[start:end]` (a date) belongs to is in the past tense,
-    with no modal before it: "signed in 2009", "was signed in 2009", "agreed on Friday"; not
-    "will open on Friday" or "would be withdrawn by the end of June"."""
+    with no modal before it ("signed in 2009", "was signed in 2009", "agreed on Friday"), or
+    a plan told in the past perfect ("had been due to run until 2025"); not "will open on
+    Friday", "would be withdrawn by the end of June" or "is expected to open in May"."""
     doc = parse(sentence)
     inside = [t for t in doc if start <= t.idx < end]
     if not inside:
@@ -51,4 +54,9 @@ def told_in_past(sentence: str, start: int, end: int) -> bool:
     helpers = [c for c in token.children if c.dep_ in ("aux", "auxpass")]
     if any(c.lower_ in _MODALS for c in helpers):
         return False
-    return token.tag_ == "VBD" or any(c.tag_ == "VBD" for c in helpers)
+    if token.tag_ == "VBD" or any(c.tag_ == "VBD" for c in helpers):
+        return True
+    # a plan told in the past perfect: "a mission that had been due to run until 2025"
+    while token.dep_ in ("xcomp", "acomp") and token.head.i != token.i:
+        token = token.head
+    return any(c.dep_ == "aux" and c.lower_ == "had" for c in token.children)

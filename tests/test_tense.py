@@ -18,7 +18,14 @@ from bot.tense import asks_future, told_in_past
             "Friday",
             True,
         ),
-        # the future, and the future in the past
+        # a plan told in the past perfect, since ended
+        (
+            "Russia began withdrawing, ending a mission that had been due to run until 2025.",
+            "2025",
+            True,
+        ),
+        # the future, the future in the past, and a plan still on
+        ("The talks are expected to open in May.", "May", False),
         ("Erdoğan will open the talks on Tuesday.", "Tuesday", False),
         ("The rest would be withdrawn by the end of June.", "the end of June", False),
         (
