@@ -42,6 +42,7 @@ from bot.offices import asked_office, other_office
 from bot.ordinals import another_ordinal, ordinals
 from bot.references import ReadAs, read_as
 from bot.references import warm_up as load_parser
+from bot.sources import asked_deed, only_the_source
 from bot.subjects import another_country, subject_countries
 from bot.tense import asks_future, told_in_past
 from bot.text import STOPWORDS, content_terms, sentence_spans, words
@@ -382,6 +383,7 @@ def read_part(
     numbered = ordinals(question)
     listed = bool(_ASKS_FOR_LIST.search(question))
     future = info.kind == "date" and asks_future(question)
+    deed = asked_deed(question) if info.kind == "person" else ""
     read = []
     for c, s in zip(candidates, scores, strict=True):
         answer = (c.start + s.start, c.start + s.end) if s.end > s.start else (0, 0)
@@ -403,6 +405,8 @@ def read_part(
         if listed and answer[1] and not _LIST.search(c.text[s.start : s.end]):
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if future and answer[1] and told_in_past(c.text, s.start, s.end):
+            evidence = min(evidence, UNTYPED_EVIDENCE)
+        if deed and answer[1] and only_the_source(deed, c.text, s.start, s.end):
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if info.kind == "person" and answer[1] and not names_someone(c.text, s.start, s.end):
             evidence -= UNNAMED_PENALTY

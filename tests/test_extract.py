@@ -391,3 +391,13 @@ def test_a_when_will_question_is_not_answered_by_a_past_date() -> None:
     assert part.sentences[0].evidence <= UNTYPED_EVIDENCE and part.evidence == 0.0
     [part] = read("When did Armenia and Turkey sign the accord?", hits, {}, reader).parts
     assert part.sentences[0].evidence == 3.0
+
+
+def test_the_source_of_a_report_does_not_answer_who_did_it() -> None:
+    kremlin = "Russia has begun withdrawing its peacekeepers, the Kremlin confirmed on Wednesday."
+    commander = "The contingent's commander, Alexei Vorontsov, said 400 troops had already left."
+    hits = [_hit(f"{kremlin} {commander}")]
+    reader = ListReader(["Kremlin", "Alexei Vorontsov"])  # evidence 3 and 2
+    [part] = read("Who commands the Russian peacekeepers?", hits, {}, reader).parts
+    assert part.sentences[0].text == commander
+    assert next(c for c in part.sentences if c.text == kremlin).evidence <= UNTYPED_EVIDENCE
