@@ -15,6 +15,7 @@ spaCy's parser is `bot.references`'s, under its lock.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from bot.references import parse
@@ -50,6 +51,9 @@ def only_the_source(deed: str, sentence: str, start: int, end: int) -> bool:
         t.startswith(deed) or (len(t) >= 4 and deed.startswith(t)) for t in content_terms(sentence)
     ):
         return False
+    forms = _saying_forms()
+    if not any(w in forms for w in re.findall(r"[a-z]+", sentence.lower())):
+        return False  # no verb of saying: no need to parse
     doc = parse(sentence)
     for token in doc:
         if start <= token.idx < end and token.dep_ in ("nsubj", "appos"):
