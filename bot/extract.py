@@ -108,6 +108,12 @@ _PATTERNS = {
         r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)s?\b",
         re.I,
     ),
+    "money": re.compile(
+        r"[$€£¥]\s?\d|\b\d[\d,.]*\s*(?:m|bn|k)?\s*(?:(?:thousand|million|billion)\s+)?"
+        r"(?:dollars|euros|pounds|yen|roubles|rubles|drams|riyals|lira|liras|manats|francs|"
+        r"rupees|pesos|usd|eur|gbp)\b",
+        re.I,
+    ),
     "date": re.compile(
         rf"\b(?:1[0-9]{{3}}|20[0-9]{{2}})s?\b|\b(?:{_MONTHS})\b\.?|\b(?:monday|tuesday|wednesday|"
         r"thursday|friday|saturday|sunday|yesterday|today|week|month|year|century|decade)s?\b",
@@ -122,6 +128,14 @@ _KINDS = [
         re.compile(
             r"\bhow long (did|does|do|will|would|has|have|had|ago)\b"
             r"|\bfor how (long|many (days|weeks|months|years))\b"
+        ),
+    ),
+    (
+        # "How much will it cost?", "what's Qatar offering money-wise?": an amount of money
+        "money",
+        re.compile(
+            r"\bmoney\b|\bhow much (?:[\w'’-]+ ){0,4}?(?:cost|costs|pay|paid|spend|spent|"
+            r"pledge|pledged|offer|offered|raise|raised|fund|funding|worth|budget)\b"
         ),
     ),
     (
@@ -388,7 +402,7 @@ def read_part(
     for c, s in zip(candidates, scores, strict=True):
         answer = (c.start + s.start, c.start + s.end) if s.end > s.start else (0, 0)
         evidence = float(s.evidence)
-        if pattern and not pattern.search(c.text[s.start : s.end]):
+        if pattern and not pattern.search(_typed_text(info.kind, c.text, s.start, s.end)):
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if office and answer[1] and other_office(office, hits[c.hit_index].passage.text, *answer):
             evidence = min(evidence, UNTYPED_EVIDENCE)
@@ -435,6 +449,14 @@ def read_part(
     dense = max([h.dense_similarity for h in hits] + [0.0])
     keys = key_share(question, _document_text(hits, read[0].hit_index)) if read else 0.0
     return PartReading(question, info, read, dense, keys)
+
+
+def _typed_text(kind: str, sentence: str, start: int, end: int) -> str:
+    """What a span's kind is judged on: the span, and for money the two words after it too
+    (the reader's "1.8 billion" is "1.8 billion drams")."""
+    if kind == "money":
+        return " ".join([sentence[start:end], *sentence[end:].split(maxsplit=2)[:2]])
+    return sentence[start:end]
 
 
 def context_question(question: str, sentence: str, passage: str) -> str:

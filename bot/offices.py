@@ -142,7 +142,8 @@ def office_after(text: str) -> list[str]:
 def other_office(office: Office | None, text: str, start: int, end: int) -> bool:
     """Whether the answer `text[start:end]` is named with another office than `office`: an
     asked word is missing, a qualifier ("deputy", "vice") the question lacks stands before the
-    office word, or a country or possessive there is not the one asked about. An answer that
+    office word, a "Minister of State" (a junior minister) answers a question that does not ask
+    for one, or a country or possessive there is not the one asked about. An answer that
     starts with its office ("Foreign Minister Jeyhun Bayramov") is judged by the office in it,
     and one with none before it by an office that follows it after a comma."""
     if office is None:
@@ -152,6 +153,8 @@ def other_office(office: Office | None, text: str, start: int, end: int) -> bool
     if not words:
         return False
     lower = [w.lower() for w in words]
+    if "state" not in office.words and "minister of state" in " ".join(lower):
+        return True  # a junior minister ("Minister of State for Foreign Affairs")
     for word in office.words - _OPTIONAL:
         if not any(fuzz.ratio(word, w) >= MIN_SIMILARITY for w in lower):
             return True

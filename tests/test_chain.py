@@ -194,6 +194,10 @@ def test_condense_borrows_context_for_elliptical_questions() -> None:
         ("How many died when the bridge fell?", "number"),
         ("What is a string when considering a problem?", "other"),
         ("remind me when the separatists split from azerbaijan?", "date"),
+        # an amount of money, whether "how much" asks it or not
+        ("How much will Turkey spend renovating the checkpoint?", "money"),
+        ("what's qatar offering money-wise if chad gets a deal", "money"),
+        ("How much of the region is forest?", "number"),
     ],
 )
 def test_the_kind_of_answer_a_question_wants(question: str, kind: str) -> None:

@@ -165,11 +165,18 @@ def test_a_hyphenated_duration_answers_a_how_long_question() -> None:
     assert year.parts[0].sentences[0].evidence == UNTYPED_EVIDENCE
 
 
-@pytest.mark.parametrize("amount", ["£304m", "$1.3bn", "50 million euros", "a dozen"])
+@pytest.mark.parametrize("amount", ["£304m", "$1.3bn", "50 million euros", "1.2 billion drams"])
 def test_an_amount_with_a_unit_answers_a_how_much_question(amount: str) -> None:
     hits = [_hit(f"BSkyB agreed to pay {amount} for the rights.")]
     reading = read("How much did BSkyB pay for the rights?", hits, {}, KeywordReader(amount))
     assert reading.parts[0].sentences[0].evidence == 3.0  # not UNTYPED_EVIDENCE
+    # a count is no amount of money, though it answers a "how much" that asks no money
+    hits = [_hit("BSkyB agreed to pay a dozen for the rights.")]
+    dozen = read("How much did BSkyB pay for the rights?", hits, {}, KeywordReader("a dozen"))
+    assert dozen.parts[0].sentences[0].evidence == UNTYPED_EVIDENCE
+    hits = [_hit("BSkyB bought a dozen of the packages.")]
+    dozen = read("How much of the rights did BSkyB buy?", hits, {}, KeywordReader("a dozen"))
+    assert dozen.parts[0].sentences[0].evidence == 3.0
     hits = [_hit("BSkyB agreed to pay at the 11th meeting.")]
     ordinal = read("How much did BSkyB pay for the rights?", hits, {}, KeywordReader("11th"))
     assert ordinal.parts[0].sentences[0].evidence == UNTYPED_EVIDENCE
@@ -401,3 +408,17 @@ def test_the_source_of_a_report_does_not_answer_who_did_it() -> None:
     [part] = read("Who commands the Russian peacekeepers?", hits, {}, reader).parts
     assert part.sentences[0].text == commander
     assert next(c for c in part.sentences if c.text == kremlin).evidence <= UNTYPED_EVIDENCE
+
+
+def test_a_money_question_wants_an_amount_of_money() -> None:
+    talks = "Qatar hosted the talks between the government and the rebels in 2020."
+    pledge = "Qatar has pledged $50 million for the reconstruction of the north."
+    hits = [_hit(f"{talks} {pledge}")]
+    reader = ListReader(["the rebels", "$50 million"])  # evidence 3 and 2
+    [part] = read("what's qatar offering money-wise?", hits, {}, reader).parts
+    assert part.sentences[0].text == pledge
+    assert next(c for c in part.sentences if c.text == talks).evidence <= UNTYPED_EVIDENCE
+    # the currency may follow the reader's span: "1.8 billion" of "1.8 billion drams"
+    cost = [_hit("The mission would cost about 1.8 billion drams a year.")]
+    [part] = read("How much will the mission cost?", cost, {}, ListReader(["1.8 billion"])).parts
+    assert part.sentences[0].evidence == 3.0

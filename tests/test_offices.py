@@ -76,7 +76,14 @@ def test_questions_naming_no_office_are_left_to_the_reader(question: str) -> Non
         ("Who is the president of Jubaland?", "vice", "Ahmed Mohamed Yarow", True),
         ("Who is the vice president of Jubaland?", "vice", "Ahmed Mohamed Yarow", False),
         ("Who is the prime minister of Armenia?", "deputy", "Hovik Tadevosyan", True),
-        ("Who is Qatar's foreign minister?", "chair", "Khalid Al-Mansouri", False),
+        # A Minister of State is a junior minister, unless that is what is asked.
+        ("Who is Qatar's foreign minister?", "chair", "Khalid Al-Mansouri", True),
+        (
+            "Who is Qatar's minister of state for foreign affairs?",
+            "chair",
+            "Khalid Al-Mansouri",
+            False,
+        ),
         # Another country's office.
         ("Who is the president of Jubaland?", "turkish", "Recep Tayyip Erdoğan", True),
         ("Who is the president of Turkey?", "turkish", "Recep Tayyip Erdoğan", False),
