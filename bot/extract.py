@@ -171,6 +171,12 @@ _KINDS = [
     ),
     ("org", re.compile(r"\bwhich (organi[sz]ation|company|group|party|country)\b")),
 ]
+# "What did the Turkish foreign minister say about the meeting?": what was said, not who said it.
+_ASKS_WHAT_SAID = re.compile(
+    r"\bwhat (?:did|does|do|has|have|had|will|would) [\w\s'’.-]+? "
+    r"(?:say|said|tell|told|call|called|describe|described|announce|announced|write|wrote)\b",
+    re.I,
+)
 # "What are the five conditions ...?", "Which two cities ...?", "Name the four villages": the
 # answer lists them, and a span that lists nothing (no comma, "and", "or") does not answer.
 _SEVERAL = r"(?:two|three|four|five|six|seven|eight|nine|ten|[2-9]|\d\d+)"
@@ -396,6 +402,7 @@ def read_part(
     counted = asked_quantities(question)
     numbered = ordinals(question)
     listed = bool(_ASKS_FOR_LIST.search(question))
+    said = bool(_ASKS_WHAT_SAID.search(question))
     future = info.kind == "date" and asks_future(question)
     deed = asked_deed(question) if info.kind == "person" else ""
     read = []
@@ -417,6 +424,8 @@ def read_part(
         if answer[1] and another_ordinal(numbered, c.text):
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if listed and answer[1] and not _LIST.search(c.text[s.start : s.end]):
+            evidence = min(evidence, UNTYPED_EVIDENCE)
+        if said and answer[1] and only_a_person(c.text, s.start, s.end):
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if future and answer[1] and told_in_past(c.text, s.start, s.end):
             evidence = min(evidence, UNTYPED_EVIDENCE)
@@ -612,6 +621,14 @@ def entities_at(text: str) -> tuple[tuple[int, int, str], ...]:
     with _nlp_lock:
         doc = _nlp()(text[:5000])
     return tuple((e.start_char, e.end_char, e.label_) for e in doc.ents)
+
+
+def only_a_person(sentence: str, start: int, end: int) -> bool:
+    """Whether `sentence[start:end]` is mostly a person's name (spaCy's entity recogniser: its
+    names cover 60 % of the span or more; a title before the name may stay)."""
+    people = [(a, b) for a, b, label in entities_at(sentence) if label == "PERSON"]
+    named = sum(max(0, min(b, end) - max(a, start)) for a, b in people)
+    return named > 0 and named >= 0.6 * (end - start)
 
 
 def names_someone(sentence: str, start: int, end: int) -> bool:

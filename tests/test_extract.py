@@ -422,3 +422,16 @@ def test_a_money_question_wants_an_amount_of_money() -> None:
     cost = [_hit("The mission would cost about 1.8 billion drams a year.")]
     [part] = read("How much will the mission cost?", cost, {}, ListReader(["1.8 billion"])).parts
     assert part.sentences[0].evidence == 3.0
+
+
+def test_what_someone_said_is_not_who_said_it() -> None:
+    meeting = "A meeting took place between Foreign Minister Mevlüt Çavuşoğlu and Ararat Mirzoyan."
+    said = 'Çavuşoğlu described the meeting as "extremely fruitful and constructive."'
+    hits = [_hit(f"{meeting} {said}")]
+    reader = ListReader(["Mevlüt Çavuşoğlu", "extremely fruitful and constructive"])  # 3 and 2
+    [part] = read("What did the Turkish FM say about the meeting?", hits, {}, reader).parts
+    assert part.sentences[0].text == said
+    assert next(c for c in part.sentences if c.text == meeting).evidence <= UNTYPED_EVIDENCE
+    # a question about who spoke is left to the reader
+    [part] = read("Who met Mirzoyan?", hits, {}, reader).parts
+    assert part.sentences[0].text == meeting
