@@ -392,7 +392,8 @@ def read_part(
     with `recent`, equally good ones newest first (see RECENT_CHOICE_MARGIN). `taken` is the
     (passage, answer span) another part of the same question already answers with: this part
     asks something else, so the best sentence that gives another span and that the reader
-    takes for an answer (evidence above 0) goes first, if there is one."""
+    takes for an answer (evidence above 0) goes first, if there is one; if there is none, the
+    part is not answered (rather than answered with the other part's span again)."""
     info = analyse_question(question)
     candidates = overlap_candidates(info, hits, idf)[:limit]
     scores = _score_in_context(question, candidates, hits, reader)
@@ -455,6 +456,8 @@ def read_part(
         )
         if other:
             read = [other] + [c for c in read if c is not other]
+        else:  # the other part's answer, again: this part is not answered
+            read[0] = replace(read[0], evidence=min(read[0].evidence, UNTYPED_EVIDENCE))
     dense = max([h.dense_similarity for h in hits] + [0.0])
     keys = key_share(question, _document_text(hits, read[0].hit_index)) if read else 0.0
     return PartReading(question, info, read, dense, keys)

@@ -251,9 +251,12 @@ def test_the_second_part_of_a_question_is_not_answered_with_the_first_parts_span
     first, second = read(question, hits, {}, ListReader(["120", "40"])).parts
     assert short_answer(hits, first.sentences[0]) == "120"
     assert short_answer(hits, second.sentences[0]) == "40"
-    # with nothing else the reader takes for an answer, the part keeps its best sentence
+    # with nothing else the reader takes for an answer, the part is not answered (rather than
+    # answered with the first part's 120 again); the first part still is
     first, second = read(question, hits, {}, ListReader(["120"])).parts
     assert short_answer(hits, second.sentences[0]) == "120"
+    assert second.sentences[0].evidence <= UNTYPED_EVIDENCE and second.evidence == 0.0
+    assert first.evidence > 0.5
 
 
 def test_names_and_numbers_the_passage_holds_elsewhere_are_left_out_of_the_readers_question() -> (
