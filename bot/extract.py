@@ -187,6 +187,7 @@ _ASKS_FOR_LIST = re.compile(
     re.I,
 )
 _LIST = re.compile(r",|;|\band\b|\bor\b", re.I)
+
 # "How many conditions ..." (the thing counted), and a second "how many" that leaves it out
 # ("... and how many did Azerbaijan's proposal contain?").
 _AUXILIARY = r"(?:did|does|do|has|have|had|is|are|was|were|will|would|can|could)\b"
@@ -424,7 +425,7 @@ def read_part(
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if answer[1] and another_ordinal(numbered, c.text):
             evidence = min(evidence, UNTYPED_EVIDENCE)
-        if listed and answer[1] and not _LIST.search(c.text[s.start : s.end]):
+        if listed and answer[1] and not lists(question, c.text[s.start : s.end]):
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if said and answer[1] and only_a_person(c.text, s.start, s.end):
             evidence = min(evidence, UNTYPED_EVIDENCE)
@@ -649,3 +650,13 @@ def names_someone(sentence: str, start: int, end: int) -> bool:
         for m in re.finditer(r"\b[^\W\d_][\w'’-]*", sentence[:end])
         if m.start() >= start
     )
+
+
+def lists(question: str, span: str) -> bool:
+    """Whether `span` lists several things (a comma, "and", "or"), and when the question asks
+    for their names ("What are the names of the four villages?"), several names: two words
+    with a capital at least ("abandoned by their Azerbaijani residents, cover an area ..."
+    lists no villages)."""
+    if not _LIST.search(span):
+        return False
+    return not re.search(r"\bnames\b", question, re.I) or len(re.findall(r"\b[A-Z]", span)) >= 2

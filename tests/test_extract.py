@@ -438,3 +438,16 @@ def test_what_someone_said_is_not_who_said_it() -> None:
     # a question about who spoke is left to the reader
     [part] = read("Who met Mirzoyan?", hits, {}, reader).parts
     assert part.sentences[0].text == meeting
+
+
+def test_a_question_asking_for_names_wants_a_list_of_names() -> None:
+    clause = "The four villages, abandoned in the early 1990s, cover an area of 6.5 square km."
+    hits = [_hit(clause)]
+    reader = ListReader(["abandoned in the early 1990s, cover an area"])  # evidence 3
+    question = "What are the names of the four villages?"
+    [part] = read(question, hits, {}, reader).parts
+    assert part.sentences[0].evidence <= UNTYPED_EVIDENCE  # a list, but of no names
+    named = [_hit("The four villages are Baganis Ayrum, Ashagi Askipara and Kheyrimli.")]
+    reader = ListReader(["Baganis Ayrum, Ashagi Askipara and Kheyrimli"])
+    [part] = read(question, named, {}, reader).parts
+    assert part.sentences[0].evidence == 3.0
