@@ -17,9 +17,12 @@ takes, among the answering sentences whose choice is within `RECENT_CHOICE_MARGI
 best, the one from the newest article; other questions are chosen as above.
 
 A "who" question's span that names no one ("the two countries") loses `UNNAMED_PENALTY` from
-its evidence, so a sentence that names the person asked for is chosen over it. A question
-about what a country did is not answered by a clause whose subject is another country
-("Moscow has deployed ..." for Turkey: `bot.subjects`); such a span gets `UNTYPED_EVIDENCE`.
+its evidence, so a sentence that names the person asked for is chosen over it. A span that
+answers something else than the question asks gets `UNTYPED_EVIDENCE` (`_ruled_out`): no
+number or date where one is asked for, a name given another office (`bot.offices`), another
+country's deed (`bot.subjects`), another quantity (`bot.measures`), another member of a
+series (`bot.ordinals`), a date told in the past for "when will" (`bot.tense`), the source of
+a report for a deed (`bot.sources`), and the like.
 
 A question that asks two things ("Who brokered the cease-fire and how many peacekeepers did
 Moscow send?") is read as two parts, each with its own sentence. spaCy's entity recogniser,
@@ -31,7 +34,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from typing import Protocol
@@ -398,40 +401,12 @@ def read_part(
     info = analyse_question(question)
     candidates = overlap_candidates(info, hits, idf)[:limit]
     scores = _score_in_context(question, candidates, hits, reader)
-    pattern = _PATTERNS.get(info.kind)
-    office = asked_office(question)
-    countries = subject_countries(question)
-    counted = asked_quantities(question)
-    numbered = ordinals(question)
-    listed = bool(_ASKS_FOR_LIST.search(question))
-    said = bool(_ASKS_WHAT_SAID.search(question))
-    future = info.kind == "date" and asks_future(question)
-    deed = asked_deed(question) if info.kind == "person" else ""
+    ruled_out = _ruled_out(question, info, hits)
     read = []
     for c, s in zip(candidates, scores, strict=True):
         answer = (c.start + s.start, c.start + s.end) if s.end > s.start else (0, 0)
         evidence = float(s.evidence)
-        if pattern and not pattern.search(_typed_text(info.kind, c.text, s.start, s.end)):
-            evidence = min(evidence, UNTYPED_EVIDENCE)
-        if office and answer[1] and other_office(office, hits[c.hit_index].passage.text, *answer):
-            evidence = min(evidence, UNTYPED_EVIDENCE)
-        if answer[1] and another_country(countries, c.text, s.start, s.end):
-            evidence = min(evidence, UNTYPED_EVIDENCE)
-        if (
-            counted
-            and _PATTERNS["number"].search(c.text[s.start : s.end])
-            and another_quantity(counted, c.text)
-        ):
-            evidence = min(evidence, UNTYPED_EVIDENCE)
-        if answer[1] and another_ordinal(numbered, c.text):
-            evidence = min(evidence, UNTYPED_EVIDENCE)
-        if listed and answer[1] and not lists(question, c.text[s.start : s.end]):
-            evidence = min(evidence, UNTYPED_EVIDENCE)
-        if said and answer[1] and only_a_person(c.text, s.start, s.end):
-            evidence = min(evidence, UNTYPED_EVIDENCE)
-        if future and answer[1] and told_in_past(c.text, s.start, s.end):
-            evidence = min(evidence, UNTYPED_EVIDENCE)
-        if deed and answer[1] and only_the_source(deed, c.text, s.start, s.end):
+        if ruled_out(c, s.start, s.end):
             evidence = min(evidence, UNTYPED_EVIDENCE)
         if info.kind == "person" and answer[1] and not names_someone(c.text, s.start, s.end):
             evidence -= UNNAMED_PENALTY
@@ -462,6 +437,49 @@ def read_part(
     dense = max([h.dense_similarity for h in hits] + [0.0])
     keys = key_share(question, _document_text(hits, read[0].hit_index)) if read else 0.0
     return PartReading(question, info, read, dense, keys)
+
+
+def _ruled_out(
+    question: str, info: QuestionInfo, hits: list[Hit]
+) -> Callable[[Sentence, int, int], bool]:
+    """The test that a candidate's span (`start`, `end` in its sentence) answers something else
+    than `question` asks, which gives it `UNTYPED_EVIDENCE`: no number, date, duration or
+    amount of money where the question asks for one; or a name given another office
+    (`bot.offices`), another country's deed (`bot.subjects`), another quantity
+    (`bot.measures`), another member of a series (`bot.ordinals`), no list or no names where
+    several are asked for, the speaker where what was said is asked for, a date told in the
+    past for a question about the future (`bot.tense`), the source of a report for a question
+    about a deed (`bot.sources`). What the question asks is read once; the parse-based checks
+    come last and run only when the others pass."""
+    pattern = _PATTERNS.get(info.kind)
+    office = asked_office(question)
+    countries = subject_countries(question)
+    counted = asked_quantities(question)
+    numbered = ordinals(question)
+    listed = bool(_ASKS_FOR_LIST.search(question))
+    said = bool(_ASKS_WHAT_SAID.search(question))
+    future = info.kind == "date" and asks_future(question)
+    deed = asked_deed(question) if info.kind == "person" else ""
+
+    def ruled_out(c: Sentence, start: int, end: int) -> bool:
+        if pattern and not pattern.search(_typed_text(info.kind, c.text, start, end)):
+            return True
+        if end <= start:
+            return False
+        span = c.text[start:end]
+        passage = hits[c.hit_index].passage.text
+        return bool(
+            (office and other_office(office, passage, c.start + start, c.start + end))
+            or (counted and _PATTERNS["number"].search(span) and another_quantity(counted, c.text))
+            or another_ordinal(numbered, c.text)
+            or (listed and not lists(question, span))
+            or (said and only_a_person(c.text, start, end))
+            or another_country(countries, c.text, start, end)
+            or (future and told_in_past(c.text, start, end))
+            or (deed and only_the_source(deed, c.text, start, end))
+        )
+
+    return ruled_out
 
 
 def _typed_text(kind: str, sentence: str, start: int, end: int) -> str:
