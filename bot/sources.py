@@ -66,8 +66,7 @@ def only_the_source(deed: str, sentence: str, start: int, end: int) -> bool:
 @lru_cache(maxsize=1)
 def _saying_forms() -> frozenset[str]:
     """The forms of the verbs of saying, as written ("confirmed", "says")."""
-    forms = set()
-    for verb in SAYING:
-        base = verb[:-1] if verb.endswith("e") else verb
-        forms |= {verb, f"{verb}s", f"{base}ed", f"{verb}d"}
-    return frozenset(forms | {"said", "told", "wrote", "written"})
+    regular = SAYING - {"say", "tell", "write", "deny"}
+    forms = {f"{v}d" if v.endswith("e") else f"{v}ed" for v in regular}
+    forms |= SAYING | {f"{v}s" for v in regular}
+    return frozenset(forms | set("says said tells told writes wrote written denies denied".split()))
