@@ -457,6 +457,7 @@ def _ruled_out(
     counted = asked_quantities(question)
     numbered = ordinals(question)
     listed = bool(_ASKS_FOR_LIST.search(question))
+    names = listed and bool(re.search(r"\bnames\b", question, re.I))
     said = bool(_ASKS_WHAT_SAID.search(question))
     future = info.kind == "date" and asks_future(question)
     deed = asked_deed(question) if info.kind == "person" else ""
@@ -472,7 +473,7 @@ def _ruled_out(
             (office and other_office(office, passage, c.start + start, c.start + end))
             or (counted and _PATTERNS["number"].search(span) and another_quantity(counted, c.text))
             or another_ordinal(numbered, c.text)
-            or (listed and not lists(question, span))
+            or (listed and not lists(span, names))
             or (said and only_a_person(c.text, start, end))
             or another_country(countries, c.text, start, end)
             or (future and told_in_past(c.text, start, end))
@@ -670,11 +671,11 @@ def names_someone(sentence: str, start: int, end: int) -> bool:
     )
 
 
-def lists(question: str, span: str) -> bool:
-    """Whether `span` lists several things (a comma, "and", "or"), and when the question asks
-    for their names ("What are the names of the four villages?"), several names: two words
-    with a capital at least ("abandoned by their Azerbaijani residents, cover an area ..."
-    lists no villages)."""
+def lists(span: str, names: bool) -> bool:
+    """Whether `span` lists several things (a comma, "and", "or"), and with `names` (the
+    question asks for their names: "What are the names of the four villages?") several names:
+    two words with a capital at least ("abandoned by their Azerbaijani residents, cover an
+    area ..." lists no villages)."""
     if not _LIST.search(span):
         return False
-    return not re.search(r"\bnames\b", question, re.I) or len(re.findall(r"\b[A-Z]", span)) >= 2
+    return not names or len(re.findall(r"\b[A-Z]", span)) >= 2

@@ -58,7 +58,7 @@ def only_the_source(deed: str, sentence: str, start: int, end: int) -> bool:
     for token in doc:
         if start <= token.idx < end and token.dep_ in ("nsubj", "appos"):
             verb = token.head if token.dep_ == "nsubj" else token.head.head
-            if verb.lower_ in _saying_forms():
+            if verb.lower_ in forms:
                 return True
     return False
 
