@@ -152,8 +152,13 @@ _KINDS = [
         "date",
         re.compile(
             # "when" that no other question word comes before: "What is X when Y?" is not
-            # a date question
+            # a date question; nor is an opening "when" clause that another question word
+            # follows ("When the talks stalled, who stepped in?"), unless it asks ("When did
+            # the war end, and who brokered the truce?", "When and who signed it?")
             r"^(?:(?!\b(?:what|which|who|whom|whose|where|why|how)\b).)*?\bwhen\b"
+            r"(?!\s+(?!(?:did|does|do|is|was|were|are|will|would|could|can|has|have|had|"
+            r"should|shall|might|may|must|and|or)\b)"
+            r"[^?]*\b(?:what|which|who|whom|whose|where|why|how)\b)"
             r"|\bwhat (year|date|day|month|time|century|decade)\b"
             r"|\bwhich (year|date|day|month)\b"
         ),

@@ -194,6 +194,11 @@ def test_condense_borrows_context_for_elliptical_questions() -> None:
         ("How many died when the bridge fell?", "number"),
         ("What is a string when considering a problem?", "other"),
         ("remind me when the separatists split from azerbaijan?", "date"),
+        # nor does an opening "when" clause before the question word
+        ("When the talks stalled in Moscow, who stepped in?", "person"),
+        ("When extensive time is needed to sort a list, this is what case?", "other"),
+        ("When did the war end, and who brokered the truce?", "date"),
+        ("When and who signed the accord?", "date"),
         # an amount of money, whether "how much" asks it or not
         ("How much will Turkey spend renovating the checkpoint?", "money"),
         ("what's qatar offering money-wise if chad gets a deal", "money"),
