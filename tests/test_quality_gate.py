@@ -45,7 +45,7 @@ ARTICLE_THRESHOLDS = {
 }
 NEWS_THRESHOLDS = {
     "retrieval.recall@5": 0.92,  # measured 0.960
-    "answer.short_f1_all": 0.72,  # measured 0.786
+    "answer.short_f1_all": 0.72,  # measured 0.789
     "overall.right": 0.90,  # measured 0.910 (122 of 134)
 }
 # kind -> lowest accepted share of right answers on the news set (one case under the measured)
