@@ -123,6 +123,10 @@ _PATTERNS = {
         re.I,
     ),
 }
+# An auxiliary verb, as after a question word ("how many did ...", "when did ...").
+_AUXILIARY = r"(?:did|does|do|has|have|had|is|are|was|were|will|would|can|could)\b"
+# A question word other than "when".
+_ASKING = r"\b(?:what|which|who|whom|whose|where|why|how)\b"
 # The kinds of answer a question can ask for, by the phrase that asks it. "How long did the war
 # last?" wants a duration; "How long is the tunnel?" a length.
 _KINDS = [
@@ -155,10 +159,8 @@ _KINDS = [
             # a date question; nor is an opening "when" clause that another question word
             # follows ("When the talks stalled, who stepped in?"), unless it asks ("When did
             # the war end, and who brokered the truce?", "When and who signed it?")
-            r"^(?:(?!\b(?:what|which|who|whom|whose|where|why|how)\b).)*?\bwhen\b"
-            r"(?!\s+(?!(?:did|does|do|is|was|were|are|will|would|could|can|has|have|had|"
-            r"should|shall|might|may|must|and|or)\b)"
-            r"[^?]*\b(?:what|which|who|whom|whose|where|why|how)\b)"
+            rf"^(?:(?!{_ASKING}).)*?\bwhen\b"
+            rf"(?!\s+(?!{_AUXILIARY}|(?:should|shall|might|may|must|and|or)\b)[^?]*{_ASKING})"
             r"|\bwhat (year|date|day|month|time|century|decade)\b"
             r"|\bwhich (year|date|day|month)\b"
         ),
@@ -198,7 +200,6 @@ _LIST = re.compile(r",|;|\band\b|\bor\b", re.I)
 
 # "How many conditions ..." (the thing counted), and a second "how many" that leaves it out
 # ("... and how many did Azerbaijan's proposal contain?").
-_AUXILIARY = r"(?:did|does|do|has|have|had|is|are|was|were|will|would|can|could)\b"
 _COUNTED = re.compile(
     rf"\s*how (?:many|much) ((?:[\w'’-]+ ){{0,2}}?[\w'’-]+?) (?={_AUXILIARY})", re.I
 )
